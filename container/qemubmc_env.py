@@ -1,0 +1,197 @@
+"""Environment of a qemu-bmc node: validation and derived values.
+
+Shared by render-config (which writes lan.conf, the .emu file and
+supervisord.conf) and qemu-launch (which turns the VM variables into a QEMU
+command line), so that both read every variable the same way.  Each bad value
+raises EnvError with one line that names the variable; nothing is started
+before all of them pass.
+"""
+
+import hashlib
+import os
+import re
+import shlex
+import socket
+
+
+class EnvError(Exception):
+    """One bad variable: str(e) is the line to print."""
+
+
+def _get(env, name, default=None):
+    value = env.get(name)
+    if value is None:
+        return default
+    return value
+
+
+def boolean(env, name, default):
+    raw = _get(env, name)
+    if raw is None or raw == "":
+        return default
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise EnvError(f"{name}={raw!r}: expected true or false")
+
+
+def memory_mib(env, name="VM_MEMORY", default="2048"):
+    raw = _get(env, name, default)
+    m = re.fullmatch(r"\s*(\d+)\s*([MmGg]?)[iI]?[bB]?\s*", raw or "")
+    if not m:
+        raise EnvError(f"{name}={raw!r}: expected a size in MiB such as 2048, "
+                       f"512M or 4G")
+    mib = int(m.group(1)) * (1024 if m.group(2).lower() == "g" else 1)
+    if not 64 <= mib <= 1024 * 1024:
+        raise EnvError(f"{name}={raw!r}: must be between 64M and 1024G")
+    return mib
+
+
+def integer(env, name, default, lo, hi):
+    raw = _get(env, name, str(default) if default is not None else None)
+    if raw is None or raw == "":
+        return None
+    if not re.fullmatch(r"\d+", raw.strip()):
+        raise EnvError(f"{name}={raw!r}: expected a whole number "
+                       f"from {lo} to {hi}")
+    n = int(raw)
+    if not lo <= n <= hi:
+        raise EnvError(f"{name}={raw!r}: must be from {lo} to {hi}")
+    return n
+
+
+def existing_file(env, name):
+    raw = _get(env, name, "")
+    if raw == "":
+        return None
+    if not os.path.isfile(raw):
+        raise EnvError(f"{name}={raw!r}: no such file")
+    return os.path.abspath(raw)
+
+
+def choice(env, name, default, choices):
+    raw = _get(env, name, default)
+    if raw not in choices:
+        raise EnvError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+    return raw
+
+
+def ipmi_credential(env, name, default, maxlen):
+    raw = _get(env, name, default)
+    if raw is None or raw == "":
+        raise EnvError(f"{name} is empty: set a non-empty value")
+    if len(raw.encode()) > maxlen:
+        raise EnvError(f"{name}: at most {maxlen} bytes (IPMI limit)")
+    if '"' in raw or "\n" in raw or not raw.isprintable():
+        raise EnvError(f"{name}: must be printable and contain no '\"'")
+    return raw
+
+
+def ip_address(env, name, default):
+    raw = _get(env, name, default)
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, raw)
+            return raw
+        except (OSError, TypeError):
+            pass
+    raise EnvError(f"{name}={raw!r}: expected an IP address")
+
+
+def absolute_dir(env, name, default):
+    raw = _get(env, name, default)
+    if not raw or not raw.startswith("/"):
+        raise EnvError(f"{name}={raw!r}: expected an absolute path")
+    return raw
+
+
+def extra_args(env, name="QEMU_EXTRA_ARGS"):
+    raw = _get(env, name, "")
+    try:
+        return shlex.split(raw)
+    except ValueError as e:
+        raise EnvError(f"{name}: cannot split: {e}") from None
+
+
+DEFAULT_PASSWORD = "password"
+
+
+def read_vm(env):
+    """The VM variables, as qemu-launch needs them."""
+    vm = {
+        "memory": memory_mib(env),
+        "cpus": integer(env, "VM_CPUS", 2, 1, 255),
+        "disk": existing_file(env, "VM_DISK"),
+        "cdrom": existing_file(env, "VM_CDROM"),
+        "kernel": existing_file(env, "VM_KERNEL"),
+        "initrd": existing_file(env, "VM_INITRD"),
+        "append": _get(env, "VM_APPEND", ""),
+        "boot": choice(env, "VM_BOOT", "disk", ("disk", "cdrom", "network")),
+        "kvm": boolean(env, "ENABLE_KVM", True),
+        "vnc_port": integer(env, "VNC_PORT", None, 5900, 65535),
+        "extra": extra_args(env),
+    }
+    if not (vm["disk"] or vm["cdrom"] or vm["kernel"]):
+        raise EnvError("nothing to boot: set VM_DISK, VM_CDROM or VM_KERNEL")
+    if vm["initrd"] and not vm["kernel"]:
+        raise EnvError("VM_INITRD is set but VM_KERNEL is not")
+    return vm
+
+
+def read_bmc(env, defaults):
+    """The BMC variables, as render-config needs them."""
+    bmc = {
+        "ipmi_addr": ip_address(env, "IPMI_ADDR", defaults["IPMI_ADDR"]),
+        "ipmi_port": integer(env, "IPMI_PORT", defaults["IPMI_PORT"],
+                             1, 65535),
+        "user": ipmi_credential(env, "IPMI_USER", "admin", 16),
+        "password": ipmi_credential(env, "IPMI_PASS", DEFAULT_PASSWORD, 20),
+        "ipmi15": choice(env, "IPMI_1_5", "off", ("off", "md5")),
+        "power_on_at_start": boolean(env, "POWER_ON_AT_START", True),
+        "debug": boolean(env, "DEBUG", False),
+        "state_dir": absolute_dir(env, "STATE_DIR", defaults["STATE_DIR"]),
+        "run_dir": absolute_dir(env, "RUN_DIR", defaults["RUN_DIR"]),
+        "node": _get(env, "NODE_NAME", "") or socket.gethostname(),
+    }
+    ro_user = _get(env, "IPMI_RO_USER", "")
+    if ro_user:
+        bmc["ro_user"] = ipmi_credential(env, "IPMI_RO_USER", None, 16)
+        bmc["ro_password"] = ipmi_credential(env, "IPMI_RO_PASS", None, 20)
+        if bmc["ro_user"] == bmc["user"]:
+            raise EnvError("IPMI_RO_USER must differ from IPMI_USER")
+    return bmc
+
+
+def node_guid(node):
+    """A stable GUID per node name (RMCP+ needs one)."""
+    return hashlib.sha256(("qemu-bmc:" + node).encode()).hexdigest()[:32]
+
+
+def node_serial(node):
+    return "QBMC-" + hashlib.sha256(node.encode()).hexdigest()[:10].upper()
+
+
+def _fru_field(text):
+    data = text.encode("ascii", "replace")[:63]
+    return bytes([0xC0 | len(data)]) + data
+
+
+def _zero_checksum(data):
+    return (-sum(data)) & 0xFF
+
+
+def fru_bytes(manufacturer, product, serial, part="qemu-bmc"):
+    """A FRU with a common header and a product info area."""
+    area = bytearray([0x01, 0x00, 0x00])  # version, length (later), English
+    for text in (manufacturer, product, part, "1.0", serial, "", ""):
+        area += _fru_field(text)
+    area.append(0xC1)  # end of fields
+    while (len(area) + 1) % 8:
+        area.append(0)
+    area[1] = (len(area) + 1) // 8
+    area.append(_zero_checksum(area))
+    header = bytearray([0x01, 0, 0, 0, 1, 0, 0])  # product area at 8
+    header.append(_zero_checksum(header))
+    return bytes(header + area)

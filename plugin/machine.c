@@ -1,0 +1,750 @@
+/*
+ * machine.c - power, restore policy and identify: the machine's one owner.
+ *
+ * The power path, start to end:
+ *   chassis.c (IPMI bytes) -> machine_power_*() here -> supervisord
+ *   (start/stop the QEMU program) or QMP (powerdown/reset/NMI) -> the
+ *   observations below -> machine_is_powered_on().
+ *
+ * "On" is derived, never stored: the QMP link is READY, or supervisord's
+ * latest answer says the program is alive with a pid that is not the one
+ * whose QMP link we saw die, or a power-on we asked for is still in flight.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "machine.h"
+#include "qmp-client.h"
+#include "supervisor-client.h"
+
+G_DEFINE_QUARK(qemu - bmc - machine - error, machine_error)
+
+#define STATE_FILE     "qemu-bmc.state"
+#define RESTORE_MARKER "qemu-bmc.restored"
+#define KICK_MS        50 /* QMP connect retry while a power-on is pending */
+#define FAST_POLL_MS   100
+
+typedef enum {
+    ACTION_NONE,
+    ACTION_POWERING_ON, /* start asked; waiting for QEMU to be seen */
+    ACTION_CYCLE_OFF,   /* stop asked; power on once QEMU is gone */
+} Action;
+
+struct Machine {
+    BmcLoop *loop;
+    char *program;
+    char *state_path;
+    char *marker_path;
+    MachinePolicy restore_default;
+    guint poll_ms;
+    guint action_timeout_ms;
+
+    QmpClient *qmp;
+    SupervisorClient *sup;
+    BmcTimer *poll_timer;
+    BmcTimer *kick_timer;
+    BmcTimer *action_timer;
+    BmcTimer *identify_timer;
+
+    /* Observations. */
+    gboolean qmp_ready;
+    gboolean sup_known;
+    SupProcState sup_state;
+    int sup_pid;
+    int dead_pid;    /* pid whose QMP link went down */
+    guint64 sup_seq; /* ids of getProcessInfo calls sent */
+    gboolean sup_inflight;
+    guint64 start_seq; /* first poll id that sees our start */
+    gboolean start_accepted;
+    gboolean start_inflight;
+    gboolean was_on;
+
+    /* Intent. */
+    Action action;
+    guint8 action_channel;
+    gboolean pending_restore;
+
+    /* Settings and history. */
+    gboolean policy_explicit;
+    MachinePolicy policy;
+    gboolean last_power_on;
+    guint8 last_event;
+    MachineRestartCause restart_cause;
+    guint8 restart_channel;
+    guint identify; /* 0 off, 1 temporary, 2 indefinite */
+};
+
+static void update(Machine *m);
+static void poll_supervisor(Machine *m);
+
+const char *
+machine_policy_to_string(MachinePolicy policy)
+{
+    switch (policy) {
+    case MACHINE_POLICY_ALWAYS_OFF:
+        return "always-off";
+    case MACHINE_POLICY_PREVIOUS:
+        return "previous";
+    case MACHINE_POLICY_ALWAYS_ON:
+        return "always-on";
+    }
+    return "always-off";
+}
+
+gboolean
+machine_policy_from_string(const char *s, MachinePolicy *policy)
+{
+    static const MachinePolicy all[] = {MACHINE_POLICY_ALWAYS_OFF,
+                                        MACHINE_POLICY_PREVIOUS,
+                                        MACHINE_POLICY_ALWAYS_ON};
+
+    for (gsize i = 0; i < G_N_ELEMENTS(all); i++) {
+        if (g_str_equal(s, machine_policy_to_string(all[i]))) {
+            *policy = all[i];
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* ---- persistence ------------------------------------------------------ */
+
+static void
+load_state(Machine *m)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *policy = NULL;
+
+    if (!g_key_file_load_from_file(kf, m->state_path, G_KEY_FILE_NONE,
+                                   &error)) {
+        if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+            g_warning("%s: %s; using defaults", m->state_path, error->message);
+        }
+        return;
+    }
+    policy = g_key_file_get_string(kf, "chassis", "restore-policy", NULL);
+    if (policy) {
+        if (machine_policy_from_string(policy, &m->policy)) {
+            m->policy_explicit = TRUE;
+        } else {
+            g_warning("%s: unknown restore-policy '%s'; using %s",
+                      m->state_path, policy,
+                      machine_policy_to_string(m->policy));
+        }
+    }
+    m->last_power_on =
+        g_key_file_get_boolean(kf, "chassis", "last-power-on", NULL);
+}
+
+static gboolean
+save_state(Machine *m, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *data = NULL;
+    gsize len = 0;
+
+    if (m->policy_explicit) {
+        g_key_file_set_string(kf, "chassis", "restore-policy",
+                              machine_policy_to_string(m->policy));
+    }
+    g_key_file_set_boolean(kf, "chassis", "last-power-on", m->last_power_on);
+    data = g_key_file_to_data(kf, &len, NULL);
+    /* Atomic replace: a crash or a full disk leaves the old file whole. */
+    if (!g_file_set_contents_full(m->state_path, data, len,
+                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                  error)) {
+        g_prefix_error(error, "saving state: ");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- observations ----------------------------------------------------- */
+
+static gboolean
+sup_alive(SupProcState s)
+{
+    return s == SUP_PROC_STARTING || s == SUP_PROC_RUNNING ||
+           s == SUP_PROC_STOPPING;
+}
+
+static gboolean
+observed_on(Machine *m)
+{
+    if (m->qmp_ready) {
+        return TRUE;
+    }
+    return m->sup_known && sup_alive(m->sup_state) && m->sup_pid != 0 &&
+           m->sup_pid != m->dead_pid;
+}
+
+gboolean
+machine_is_powered_on(Machine *m)
+{
+    return observed_on(m) || m->action == ACTION_POWERING_ON;
+}
+
+static void
+set_action(Machine *m, Action action)
+{
+    m->action = action;
+    if (action == ACTION_NONE) {
+        bmc_timer_stop(m->loop, m->action_timer);
+        bmc_timer_stop(m->loop, m->kick_timer);
+    } else {
+        bmc_timer_start(m->loop, m->action_timer, m->action_timeout_ms);
+    }
+}
+
+static void
+on_start_reply(SupervisorClient *sup, const SupReply *reply,
+               const GError *error, gpointer data)
+{
+    Machine *m = data;
+
+    if (g_error_matches(error, SUP_ERROR, SUP_ERROR_CANCELLED)) {
+        return;
+    }
+    m->start_inflight = FALSE;
+    if (m->action != ACTION_POWERING_ON) {
+        return;
+    }
+    if (g_error_matches(error, SUP_ERROR, SUP_ERROR_FAULT) &&
+        reply->fault_code == SUP_FAULT_ALREADY_STARTED) {
+        /* The previous QEMU may still be on its way out: start again once
+         * supervisord has seen it go (see on_process_info). */
+        poll_supervisor(m);
+        return;
+    }
+    if (error) {
+        g_warning("power on: supervisord could not start '%s': %s", m->program,
+                  error->message);
+        set_action(m, ACTION_NONE);
+        update(m);
+        return;
+    }
+    /* Only polls sent from now on can tell whether the start failed. */
+    m->start_accepted = TRUE;
+    m->start_seq = m->sup_seq + 1;
+    qmp_client_connect_now(m->qmp);
+    poll_supervisor(m);
+}
+
+static void
+request_start(Machine *m)
+{
+    m->start_inflight = TRUE;
+    supervisor_client_start_process(m->sup, m->program, on_start_reply, m);
+}
+
+static void
+start_qemu(Machine *m)
+{
+    set_action(m, ACTION_POWERING_ON);
+    m->start_accepted = FALSE;
+    m->start_seq = G_MAXUINT64;
+    bmc_timer_start(m->loop, m->kick_timer, KICK_MS);
+    request_start(m);
+}
+
+static void
+on_stop_reply(SupervisorClient *sup, const SupReply *reply, const GError *error,
+              gpointer data)
+{
+    Machine *m = data;
+
+    if (g_error_matches(error, SUP_ERROR, SUP_ERROR_CANCELLED)) {
+        return;
+    }
+    if (error && !(g_error_matches(error, SUP_ERROR, SUP_ERROR_FAULT) &&
+                   reply->fault_code == SUP_FAULT_NOT_RUNNING)) {
+        g_warning("power off: supervisord could not stop '%s': %s", m->program,
+                  error->message);
+    }
+    poll_supervisor(m);
+}
+
+typedef struct {
+    Machine *m;
+    guint64 seq;
+} PollCall;
+
+static void
+on_process_info(SupervisorClient *sup, const SupReply *reply,
+                const GError *error, gpointer data)
+{
+    g_autofree PollCall *call = data;
+    Machine *m = call->m;
+
+    if (g_error_matches(error, SUP_ERROR, SUP_ERROR_CANCELLED)) {
+        return;
+    }
+    m->sup_inflight = FALSE;
+    if (error) {
+        if (m->sup_known) {
+            g_warning("supervisord: %s", error->message);
+        }
+        m->sup_known = FALSE;
+    } else {
+        m->sup_known = TRUE;
+        m->sup_state = reply->state;
+        m->sup_pid = sup_alive(reply->state) ? reply->pid : 0;
+        if (m->action == ACTION_POWERING_ON && !sup_alive(reply->state)) {
+            if (m->start_accepted && call->seq >= m->start_seq) {
+                g_warning("power on: '%s' did not start (supervisord "
+                          "state %d)",
+                          m->program, reply->state);
+                set_action(m, ACTION_NONE);
+            } else if (!m->start_accepted && !m->start_inflight) {
+                request_start(m);
+            }
+        }
+        if (sup_alive(reply->state) && !m->qmp_ready &&
+            reply->pid != m->dead_pid) {
+            qmp_client_connect_now(m->qmp);
+        }
+    }
+    update(m);
+    /* Poll fast while an action waits on supervisord's view. */
+    bmc_timer_start(m->loop, m->poll_timer,
+                    m->action == ACTION_NONE ? m->poll_ms : FAST_POLL_MS);
+}
+
+static void
+poll_supervisor(Machine *m)
+{
+    PollCall *call;
+
+    if (m->sup_inflight) {
+        return;
+    }
+    call = g_new0(PollCall, 1);
+    call->m = m;
+    call->seq = ++m->sup_seq;
+    m->sup_inflight = TRUE;
+    supervisor_client_get_process_info(m->sup, m->program, on_process_info,
+                                       call);
+}
+
+static void
+on_poll_timer(gpointer data)
+{
+    poll_supervisor(data);
+}
+
+static void
+apply_restore_policy(Machine *m)
+{
+    MachineRestartCause cause;
+
+    m->pending_restore = FALSE;
+    if (observed_on(m)) {
+        return;
+    }
+    if (m->policy == MACHINE_POLICY_ALWAYS_ON) {
+        cause = MACHINE_CAUSE_POLICY_ALWAYS_ON;
+    } else if (m->policy == MACHINE_POLICY_PREVIOUS && m->last_power_on) {
+        cause = MACHINE_CAUSE_POLICY_PREVIOUS;
+    } else {
+        return;
+    }
+    g_message("power restore policy %s: powering on",
+              machine_policy_to_string(m->policy));
+    m->restart_cause = cause;
+    m->restart_channel = 0;
+    start_qemu(m);
+}
+
+/* Re-derive power after any observation and drive pending actions. */
+static void
+update(Machine *m)
+{
+    gboolean on;
+
+    if (m->action == ACTION_POWERING_ON && observed_on(m) && m->qmp_ready) {
+        set_action(m, ACTION_NONE);
+    }
+    if (m->action == ACTION_CYCLE_OFF && !m->qmp_ready && m->sup_known &&
+        !sup_alive(m->sup_state)) {
+        g_message("power cycle: off, powering on again");
+        start_qemu(m);
+    }
+    if (m->pending_restore && m->sup_known) {
+        apply_restore_policy(m);
+    }
+
+    on = machine_is_powered_on(m);
+    if (on != m->was_on) {
+        g_autoptr(GError) error = NULL;
+
+        g_message("power is %s", on ? "on" : "off");
+        m->was_on = on;
+        if (on != m->last_power_on) {
+            m->last_power_on = on;
+            if (!save_state(m, &error)) {
+                g_warning("%s", error->message);
+            }
+        }
+    }
+}
+
+static void
+on_action_timeout(gpointer data)
+{
+    Machine *m = data;
+
+    g_warning("%s: gave up after %u ms",
+              m->action == ACTION_CYCLE_OFF ? "power cycle" : "power on",
+              m->action_timeout_ms);
+    set_action(m, ACTION_NONE);
+    update(m);
+}
+
+static void
+on_kick(gpointer data)
+{
+    Machine *m = data;
+
+    if (m->action == ACTION_POWERING_ON && !m->qmp_ready) {
+        qmp_client_connect_now(m->qmp);
+        bmc_timer_start(m->loop, m->kick_timer, KICK_MS);
+    }
+}
+
+static void
+on_query_status(QmpClient *qmp, JsonNode *ret, const GError *error,
+                gpointer data)
+{
+    if (error) {
+        if (!g_error_matches(error, QMP_ERROR, QMP_ERROR_CANCELLED)) {
+            g_debug("query-status: %s", error->message);
+        }
+        return;
+    }
+    if (JSON_NODE_HOLDS_OBJECT(ret)) {
+        JsonObject *o = json_node_get_object(ret);
+        g_debug("QEMU status: %s",
+                json_object_get_string_member_with_default(o, "status", "?"));
+    }
+}
+
+static void
+on_qmp_state(QmpClient *qmp, QmpState state, const GError *why, gpointer data)
+{
+    Machine *m = data;
+    gboolean ready = state == QMP_STATE_READY;
+
+    if (ready == m->qmp_ready) {
+        return;
+    }
+    m->qmp_ready = ready;
+    if (ready) {
+        g_debug("QMP link up");
+        qmp_client_execute(qmp, "query-status", NULL, on_query_status, m);
+    } else {
+        g_debug("QMP link down: %s", why ? why->message : "?");
+        /* The process behind the link is gone (or unusable): do not let a
+         * supervisord answer that predates its reaping say "on". */
+        if (m->sup_known && sup_alive(m->sup_state)) {
+            m->dead_pid = m->sup_pid;
+        }
+        poll_supervisor(m);
+    }
+    update(m);
+}
+
+static void
+on_qmp_event(QmpClient *qmp, const char *name, JsonObject *data,
+             gpointer user_data)
+{
+    Machine *m = user_data;
+    gboolean guest = data && json_object_get_boolean_member_with_default(
+                                 data, "guest", FALSE);
+
+    g_debug("QMP event %s%s", name, guest ? " (guest)" : "");
+    if (g_str_equal(name, "RESET") && guest) {
+        m->restart_cause = MACHINE_CAUSE_SOFT_RESET;
+        m->restart_channel = 0;
+    } else if (g_str_equal(name, "SHUTDOWN") && guest) {
+        g_message("guest powered off");
+    }
+}
+
+static const QmpClientCallbacks qmp_callbacks = {
+    .state_changed = on_qmp_state,
+    .event = on_qmp_event,
+};
+
+/* ---- requests --------------------------------------------------------- */
+
+static gboolean
+need_qmp(Machine *m, const char *what, GError **error)
+{
+    if (!machine_is_powered_on(m)) {
+        g_set_error(error, MACHINE_ERROR, MACHINE_ERROR_STATE,
+                    "%s: power is off", what);
+        return FALSE;
+    }
+    if (!m->qmp_ready) {
+        g_set_error(error, MACHINE_ERROR, MACHINE_ERROR_STATE,
+                    "%s: QEMU is not answering on QMP yet", what);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+on_command_reply(QmpClient *qmp, JsonNode *ret, const GError *error,
+                 gpointer data)
+{
+    if (error && !g_error_matches(error, QMP_ERROR, QMP_ERROR_CANCELLED)) {
+        g_warning("%s: %s", (const char *)data, error->message);
+    }
+}
+
+static gboolean
+qmp_action(Machine *m, const char *what, const char *command, GError **error)
+{
+    if (!need_qmp(m, what, error)) {
+        return FALSE;
+    }
+    g_message("%s", what);
+    qmp_client_execute(m->qmp, command, NULL, on_command_reply, (gpointer)what);
+    return TRUE;
+}
+
+gboolean
+machine_power_on(Machine *m, guint8 channel, GError **error)
+{
+    if (m->action == ACTION_CYCLE_OFF) {
+        return TRUE; /* the cycle ends powered on */
+    }
+    if (machine_is_powered_on(m)) {
+        return TRUE;
+    }
+    g_message("power on");
+    m->restart_cause = MACHINE_CAUSE_CHASSIS_CONTROL;
+    m->restart_channel = channel;
+    m->last_event |= 0x10; /* last power on via IPMI command */
+    start_qemu(m);
+    update(m);
+    return TRUE;
+}
+
+gboolean
+machine_power_off(Machine *m, GError **error)
+{
+    if (m->action == ACTION_NONE && !machine_is_powered_on(m)) {
+        return TRUE;
+    }
+    g_message("power off");
+    set_action(m, ACTION_NONE);
+    m->last_event &= ~0x10;
+    supervisor_client_stop_process(m->sup, m->program, on_stop_reply, m);
+    update(m);
+    return TRUE;
+}
+
+gboolean
+machine_soft_off(Machine *m, GError **error)
+{
+    if (!machine_is_powered_on(m)) {
+        return TRUE;
+    }
+    return qmp_action(m, "soft off (ACPI power button)", "system_powerdown",
+                      error);
+}
+
+gboolean
+machine_reset(Machine *m, guint8 channel, GError **error)
+{
+    if (!qmp_action(m, "hard reset", "system_reset", error)) {
+        return FALSE;
+    }
+    m->restart_cause = MACHINE_CAUSE_CHASSIS_CONTROL;
+    m->restart_channel = channel;
+    return TRUE;
+}
+
+gboolean
+machine_diag_interrupt(Machine *m, GError **error)
+{
+    return qmp_action(m, "diagnostic interrupt (NMI)", "inject-nmi", error);
+}
+
+gboolean
+machine_power_cycle(Machine *m, guint8 channel, GError **error)
+{
+    if (m->action == ACTION_CYCLE_OFF) {
+        return TRUE;
+    }
+    if (!machine_is_powered_on(m)) {
+        g_set_error(error, MACHINE_ERROR, MACHINE_ERROR_STATE,
+                    "power cycle: power is off");
+        return FALSE;
+    }
+    g_message("power cycle");
+    m->restart_cause = MACHINE_CAUSE_CHASSIS_CONTROL;
+    m->restart_channel = channel;
+    m->last_event |= 0x10;
+    set_action(m, ACTION_CYCLE_OFF);
+    supervisor_client_stop_process(m->sup, m->program, on_stop_reply, m);
+    update(m);
+    return TRUE;
+}
+
+MachinePolicy
+machine_get_restore_policy(Machine *m)
+{
+    return m->policy;
+}
+
+gboolean
+machine_set_restore_policy(Machine *m, MachinePolicy policy, GError **error)
+{
+    MachinePolicy old = m->policy;
+    gboolean old_explicit = m->policy_explicit;
+    g_autoptr(GError) local = NULL;
+
+    m->policy = policy;
+    m->policy_explicit = TRUE;
+    if (!save_state(m, &local)) {
+        m->policy = old;
+        m->policy_explicit = old_explicit;
+        g_set_error(error, MACHINE_ERROR, MACHINE_ERROR_IO, "%s",
+                    local->message);
+        return FALSE;
+    }
+    g_message("power restore policy set to %s",
+              machine_policy_to_string(policy));
+    return TRUE;
+}
+
+guint8
+machine_get_last_power_event(Machine *m)
+{
+    return m->last_event;
+}
+
+MachineRestartCause
+machine_get_restart_cause(Machine *m, guint8 *channel)
+{
+    if (channel) {
+        *channel = m->restart_channel;
+    }
+    return m->restart_cause;
+}
+
+static void
+on_identify_timeout(gpointer data)
+{
+    Machine *m = data;
+
+    m->identify = 0;
+}
+
+void
+machine_identify(Machine *m, guint seconds, gboolean forever)
+{
+    bmc_timer_stop(m->loop, m->identify_timer);
+    if (forever) {
+        m->identify = 2;
+    } else if (seconds > 0) {
+        m->identify = 1;
+        bmc_timer_start(m->loop, m->identify_timer, seconds * 1000);
+    } else {
+        m->identify = 0;
+    }
+    g_message("chassis identify %s", m->identify == 0   ? "off"
+                                     : m->identify == 1 ? "on (timed)"
+                                                        : "on");
+}
+
+guint
+machine_identify_state(Machine *m)
+{
+    return m->identify;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+Machine *
+machine_new(BmcLoop *loop, const MachineConfig *cfg, GError **error)
+{
+    g_autoptr(Machine) m = g_new0(Machine, 1);
+    QmpClientOptions qopts = {
+        .command_timeout_ms = cfg->qmp_command_timeout_ms,
+    };
+
+    if (g_mkdir_with_parents(cfg->state_dir, 0700) < 0) {
+        int err = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "state directory %s: %s", cfg->state_dir, g_strerror(err));
+        return NULL;
+    }
+    if (g_mkdir_with_parents(cfg->run_dir, 0755) < 0) {
+        int err = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "run directory %s: %s", cfg->run_dir, g_strerror(err));
+        return NULL;
+    }
+    m->loop = loop;
+    m->program = g_strdup(cfg->program);
+    m->state_path = g_build_filename(cfg->state_dir, STATE_FILE, NULL);
+    m->marker_path = g_build_filename(cfg->run_dir, RESTORE_MARKER, NULL);
+    m->restore_default = cfg->restore_default;
+    m->policy = cfg->restore_default;
+    m->poll_ms = cfg->supervisor_poll_ms ? cfg->supervisor_poll_ms : 1000;
+    m->action_timeout_ms =
+        cfg->action_timeout_ms ? cfg->action_timeout_ms : 30000;
+    load_state(m);
+
+    m->qmp = qmp_client_new(loop, cfg->qmp_socket, &qopts, &qmp_callbacks, m);
+    m->sup = supervisor_client_new(loop, cfg->supervisor_socket, 0);
+    m->poll_timer = bmc_timer_new(loop, on_poll_timer, m);
+    m->kick_timer = bmc_timer_new(loop, on_kick, m);
+    m->action_timer = bmc_timer_new(loop, on_action_timeout, m);
+    m->identify_timer = bmc_timer_new(loop, on_identify_timeout, m);
+    return g_steal_pointer(&m);
+}
+
+void
+machine_start(Machine *m)
+{
+    /* The marker lives in the run directory, which is new at each start of
+     * the container (or of run-local): its absence means "AC power was just
+     * applied", while an ipmi_sim restart finds it and leaves power alone. */
+    if (!g_file_test(m->marker_path, G_FILE_TEST_EXISTS)) {
+        g_autoptr(GError) error = NULL;
+
+        if (!g_file_set_contents(m->marker_path, "", 0, &error)) {
+            g_warning("%s", error->message);
+        }
+        m->pending_restore = TRUE;
+    }
+    qmp_client_connect_now(m->qmp);
+    poll_supervisor(m);
+}
+
+void
+machine_free(Machine *m)
+{
+    if (!m) {
+        return;
+    }
+    /* Clients first: their cancelled callbacks still see a whole Machine. */
+    g_clear_pointer(&m->qmp, qmp_client_free);
+    g_clear_pointer(&m->sup, supervisor_client_free);
+    bmc_timer_free(m->loop, m->poll_timer);
+    bmc_timer_free(m->loop, m->kick_timer);
+    bmc_timer_free(m->loop, m->action_timer);
+    bmc_timer_free(m->loop, m->identify_timer);
+    g_free(m->program);
+    g_free(m->state_path);
+    g_free(m->marker_path);
+    g_free(m);
+}
