@@ -7,7 +7,7 @@
 
 #include "bmc-config.h"
 
-G_DEFINE_QUARK(qemu - bmc - config - error, bmc_config_error)
+G_DEFINE_QUARK(qemu_bmc_config_error, bmc_config_error)
 
 /* Suites whose authentication, integrity and confidentiality are all on and
  * whose cipher is AES-128: 3 (SHA1), 8 (MD5), 12 (MD5-128 integrity). */

@@ -247,7 +247,10 @@ bmc_poll_loop_iterate(BmcPollLoop *pl, gint max_wait_ms)
                          ((w->enabled & BMC_IO_OUT) ? POLLOUT : 0);
     }
     n = poll(pfds, active->len, wait_ms);
-    if (n < 0 && errno != EINTR) {
+    if (n < 0) {
+        if (errno == EINTR) {
+            return TRUE; /* fds may be ready: do not let fake time jump */
+        }
         g_warning("poll: %s", g_strerror(errno));
         return FALSE;
     }
@@ -256,7 +259,9 @@ bmc_poll_loop_iterate(BmcPollLoop *pl, gint max_wait_ms)
             BmcWatch *w = g_ptr_array_index(active, i);
             BmcIoCondition cond = 0;
 
-            if (w->dead || !pfds[i].revents) {
+            /* An earlier callback of this round may have freed or
+             * disabled this watch. */
+            if (w->dead || !w->enabled || !pfds[i].revents) {
                 continue;
             }
             /* Errors and hang-ups are delivered as readable: the reader

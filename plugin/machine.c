@@ -20,7 +20,7 @@
 #include "qmp-client.h"
 #include "supervisor-client.h"
 
-G_DEFINE_QUARK(qemu - bmc - machine - error, machine_error)
+G_DEFINE_QUARK(qemu_bmc_machine_error, machine_error)
 
 #define STATE_FILE     "qemu-bmc.state"
 #define RESTORE_MARKER "qemu-bmc.restored"
@@ -309,9 +309,12 @@ on_process_info(SupervisorClient *sup, const SupReply *reply,
         }
     }
     update(m);
-    /* Poll fast while an action waits on supervisord's view. */
+    /* Poll fast while an action waits for supervisord to see QEMU gone or
+     * started; once QEMU is seen alive, QMP tells the rest. */
     bmc_timer_start(m->loop, m->poll_timer,
-                    m->action == ACTION_NONE ? m->poll_ms : FAST_POLL_MS);
+                    m->action != ACTION_NONE && !observed_on(m)
+                        ? FAST_POLL_MS
+                        : m->poll_ms);
 }
 
 static void

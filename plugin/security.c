@@ -12,7 +12,7 @@
 
 #include "security.h"
 
-G_DEFINE_QUARK(qemu - bmc - security - error, bmc_security_error)
+G_DEFINE_QUARK(qemu_bmc_security_error, bmc_security_error)
 
 /* Suite id -> {auth, integ, conf}, as in IPMI 2.0 table 22-20. */
 static const LanservSuite expected[] = {

@@ -1,0 +1,495 @@
+/*
+ * test-chassis.c - the IPMI chassis and app handlers on a real Machine whose
+ * peers are scripted: a fake supervisord and a fake QMP server, on a poll
+ * loop with a fake clock.  Each test walks a power story and checks both
+ * the IPMI bytes and what the peers were asked to do.
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fake-qmp.h"
+#include "fake-supervisor.h"
+#include "ipmi-cmd.h"
+#include "machine.h"
+
+#define PROC_ARG   "\"qemu\""
+#define ACTION_ARG "\"qemu\", false"
+
+typedef struct {
+    char *dir;
+    char *qmp_path;
+    BmcPollLoop *pl;
+    BmcLoop *loop;
+    FakeSupervisor *sup;
+    FakeQmp *qmp;
+    Machine *machine;
+    BmcHost host;
+    BmcContext ctx;
+    guint8 current_channel;
+} Fixture;
+
+static char *
+process_info(int state, int pid)
+{
+    return g_strdup_printf(
+        "<value><struct>"
+        "<member><name>name</name><value><string>qemu</string></value>"
+        "</member>"
+        "<member><name>state</name><value><int>%d</int></value></member>"
+        "<member><name>pid</name><value><int>%d</int></value></member>"
+        "<member><name>exitstatus</name><value><int>0</int></value></member>"
+        "<member><name>start</name><value><int>100</int></value></member>"
+        "<member><name>stop</name><value><int>0</int></value></member>"
+        "</struct></value>",
+        state, pid);
+}
+
+static void
+expect_info(Fixture *f, int state, int pid)
+{
+    g_autofree char *xml = process_info(state, pid);
+
+    fake_supervisor_expect_value(f->sup, "supervisor.getProcessInfo", PROC_ARG,
+                                 xml);
+    /* The machine polls as often as it needs: this is supervisord's answer
+     * until the test scripts the next one. */
+    fake_supervisor_repeat_last(f->sup);
+}
+
+static guint8
+host_current_channel(gpointer data, gconstpointer msg)
+{
+    return ((Fixture *)data)->current_channel;
+}
+
+static gboolean
+host_channel_info(gpointer data, guint8 channel, gboolean *is_lan)
+{
+    if (channel == 1) {
+        *is_lan = TRUE;
+        return TRUE;
+    }
+    if (channel == 15) {
+        *is_lan = FALSE;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/* Run the loop until both scripts are used up. */
+static gboolean
+scripts_done(gpointer data)
+{
+    Fixture *f = data;
+
+    return (!f->qmp || fake_qmp_script_done(f->qmp)) &&
+           fake_supervisor_script_done(f->sup);
+}
+
+static void
+run_for(Fixture *f, gint64 ms)
+{
+    gint64 end = bmc_loop_now_ms(f->loop) + ms;
+
+    while (bmc_loop_now_ms(f->loop) < end) {
+        bmc_poll_loop_iterate(f->pl, 10);
+    }
+}
+
+typedef struct {
+    Fixture *f;
+    gboolean want_on;
+} PowerWait;
+
+static gboolean
+power_reached(gpointer data)
+{
+    PowerWait *w = data;
+
+    return machine_is_powered_on(w->f->machine) == w->want_on;
+}
+
+static gboolean
+wait_power(Fixture *f, gboolean on, gint64 ms)
+{
+    PowerWait w = {f, on};
+
+    return bmc_poll_loop_run_until(f->pl, power_reached, &w, ms);
+}
+
+static gboolean
+qmp_script_done(gpointer data)
+{
+    return fake_qmp_script_done(((Fixture *)data)->qmp);
+}
+
+/* Send one IPMI request; returns the completion code, fills @rsp. */
+static guint8
+request(Fixture *f, guint8 netfn, guint8 cmd, const guint8 *data, gsize len,
+        guint8 *rsp, gsize *rsp_len)
+{
+    const BmcCommand *c = bmc_command_find(netfn, cmd);
+    BmcRequest req = {netfn, cmd, data, len, NULL};
+    guint8 buf[IPMI_MAX_RSP];
+    gsize n = 0;
+
+    g_assert_nonnull(c);
+    memset(buf, 0xa5, sizeof(buf)); /* unset bytes must not leak out */
+    c->handler(&f->ctx, &req, buf, &n);
+    g_assert_cmpuint(n, >=, 1);
+    if (rsp) {
+        memcpy(rsp, buf, n);
+    }
+    if (rsp_len) {
+        *rsp_len = n;
+    }
+    return buf[0];
+}
+
+static guint8
+control(Fixture *f, guint8 action)
+{
+    return request(f, IPMI_NETFN_CHASSIS, 0x02, &action, 1, NULL, NULL);
+}
+
+static guint8
+status_byte(Fixture *f, gsize i)
+{
+    guint8 rsp[IPMI_MAX_RSP];
+    gsize n;
+
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x01, NULL, 0, rsp, &n), ==,
+                     IPMI_CC_OK);
+    g_assert_cmpuint(n, ==, 4);
+    return rsp[i];
+}
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *run = NULL;
+    MachineConfig cfg = {0};
+
+    f->dir = g_dir_make_tmp("test-chassis-XXXXXX", &error);
+    g_assert_no_error(error);
+    f->qmp_path = g_build_filename(f->dir, "qmp.sock", NULL);
+    state = g_build_filename(f->dir, "state", NULL);
+    run = g_build_filename(f->dir, "run", NULL);
+    f->pl = bmc_poll_loop_new(TRUE);
+    f->loop = bmc_poll_loop_get(f->pl);
+    f->sup = fake_supervisor_new(f->loop, f->dir);
+
+    cfg.qmp_socket = f->qmp_path;
+    cfg.supervisor_socket = fake_supervisor_get_socket_path(f->sup);
+    cfg.program = "qemu";
+    cfg.state_dir = state;
+    cfg.run_dir = run;
+    cfg.restore_default = MACHINE_POLICY_ALWAYS_OFF;
+    cfg.qmp_command_timeout_ms = 1000;
+    /* Only polls caused by events: periodic ones would need scripting. */
+    cfg.supervisor_poll_ms = 3600 * 1000;
+    f->machine = machine_new(f->loop, &cfg, &error);
+    g_assert_no_error(error);
+
+    f->current_channel = 1;
+    f->host = (BmcHost){
+        .data = f,
+        .current_channel = host_current_channel,
+        .channel_info = host_channel_info,
+        .sol_present = TRUE,
+        .bmc_address = 0x20,
+    };
+    f->ctx = (BmcContext){.machine = f->machine, .host = &f->host};
+
+    /* Power starts off: supervisord says STOPPED and no QMP socket. */
+    expect_info(f, 0, 0);
+    machine_start(f->machine);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, scripts_done, f, 5000));
+    run_for(f, 100);
+}
+
+static void
+remove_tree(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+
+        if (g_file_test(child, G_FILE_TEST_IS_DIR)) {
+            remove_tree(child);
+        } else {
+            g_unlink(child);
+        }
+    }
+    g_rmdir(path);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+    g_clear_pointer(&f->machine, machine_free);
+    g_clear_pointer(&f->qmp, fake_qmp_free);
+    g_clear_pointer(&f->sup, fake_supervisor_free);
+    g_clear_pointer(&f->pl, bmc_poll_loop_free);
+    remove_tree(f->dir);
+    g_free(f->dir);
+    g_free(f->qmp_path);
+}
+
+/* Power on through supervisord; QEMU then appears on QMP. */
+static void
+power_on(Fixture *f)
+{
+    fake_supervisor_expect_value(f->sup, "supervisor.startProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    expect_info(f, 20, 4242);
+    g_assert_cmpuint(control(f, 0x01), ==, IPMI_CC_OK);
+    /* Power reads on at once: the action is in flight. */
+    g_assert_cmpuint(status_byte(f, 1) & 0x01, ==, 0x01);
+
+    f->qmp = fake_qmp_new(f->loop, f->qmp_path);
+    fake_qmp_expect(f->qmp, "query-status", NULL,
+                    "{\"status\": \"running\", \"running\": true}");
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    g_assert_true(fake_qmp_is_ready(f->qmp));
+    run_for(f, 200);
+    g_assert_true(machine_is_powered_on(f->machine));
+}
+
+/* QEMU goes away: its QMP link closes, supervisord then says EXITED. */
+static void
+qemu_exits(Fixture *f)
+{
+    expect_info(f, 100, 0);
+    fake_qmp_close(f->qmp);
+    g_assert_true(wait_power(f, FALSE, 5000));
+    g_assert_true(bmc_poll_loop_run_until(f->pl, scripts_done, f, 5000));
+    g_clear_pointer(&f->qmp, fake_qmp_free);
+}
+
+static void
+test_status_off(Fixture *f, gconstpointer data)
+{
+    g_assert_cmpuint(status_byte(f, 1), ==, 0x00); /* off, always-off */
+    g_assert_cmpuint(status_byte(f, 2), ==, 0x00);
+    g_assert_cmpuint(status_byte(f, 3), ==, 0x40); /* identify off */
+}
+
+static void
+test_capabilities(Fixture *f, gconstpointer data)
+{
+    guint8 rsp[IPMI_MAX_RSP];
+    gsize n;
+    const guint8 want[] = {0x00, 0x04, 0x20, 0x20, 0x20, 0x20};
+
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x00, NULL, 0, rsp, &n), ==,
+                     IPMI_CC_OK);
+    g_assert_cmpmem(rsp, n, want, sizeof(want));
+}
+
+static void
+test_power_on_off(Fixture *f, gconstpointer data)
+{
+    guint8 rsp[IPMI_MAX_RSP];
+    gsize n;
+
+    power_on(f);
+    g_assert_cmpuint(status_byte(f, 2) & 0x10, ==, 0x10); /* on via IPMI */
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x07, NULL, 0, rsp, &n), ==,
+                     IPMI_CC_OK);
+    g_assert_cmpuint(n, ==, 3);
+    g_assert_cmpuint(rsp[1], ==, MACHINE_CAUSE_CHASSIS_CONTROL);
+    g_assert_cmpuint(rsp[2], ==, 1);
+
+    /* A second power on is a no-op: nothing scripted, nothing sent. */
+    g_assert_cmpuint(control(f, 0x01), ==, IPMI_CC_OK);
+    run_for(f, 200);
+
+    fake_supervisor_expect_value(f->sup, "supervisor.stopProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    g_assert_cmpuint(control(f, 0x00), ==, IPMI_CC_OK);
+    qemu_exits(f);
+    g_assert_cmpuint(status_byte(f, 1) & 0x01, ==, 0x00);
+}
+
+static void
+test_qmp_actions(Fixture *f, gconstpointer data)
+{
+    power_on(f);
+    fake_qmp_expect(f->qmp, "system_reset", NULL, "{}");
+    fake_qmp_expect(f->qmp, "inject-nmi", NULL, "{}");
+    fake_qmp_expect(f->qmp, "system_powerdown", NULL, "{}");
+    g_assert_cmpuint(control(f, 0x03), ==, IPMI_CC_OK);
+    g_assert_cmpuint(control(f, 0x04), ==, IPMI_CC_OK);
+    g_assert_cmpuint(control(f, 0x05), ==, IPMI_CC_OK);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    /* The guest obeys the power button: QEMU exits. */
+    fake_qmp_send_event(f->qmp, "SHUTDOWN",
+                        "{\"guest\": true, \"reason\": \"guest-shutdown\"}");
+    qemu_exits(f);
+}
+
+static void
+test_refused_when_off(Fixture *f, gconstpointer data)
+{
+    g_assert_cmpuint(control(f, 0x02), ==, IPMI_CC_NOT_IN_PRESENT_STATE);
+    g_assert_cmpuint(control(f, 0x03), ==, IPMI_CC_NOT_IN_PRESENT_STATE);
+    g_assert_cmpuint(control(f, 0x04), ==, IPMI_CC_NOT_IN_PRESENT_STATE);
+    /* Off and soft off while off: nothing to do, success. */
+    g_assert_cmpuint(control(f, 0x00), ==, IPMI_CC_OK);
+    g_assert_cmpuint(control(f, 0x05), ==, IPMI_CC_OK);
+    g_assert_cmpuint(control(f, 0x06), ==, IPMI_CC_INVALID_DATA_FIELD);
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x02, NULL, 0, NULL, NULL),
+                     ==, IPMI_CC_REQ_LEN_INVALID);
+    run_for(f, 200);
+}
+
+static void
+test_power_cycle(Fixture *f, gconstpointer data)
+{
+    power_on(f);
+    fake_supervisor_expect_value(f->sup, "supervisor.stopProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    /* Right after the link drops supervisord has not reaped QEMU yet: the
+     * cycle must wait for it instead of asking for a second start (which
+     * the script would reject as an unexpected call). */
+    expect_info(f, 40, 4242);
+    g_assert_cmpuint(control(f, 0x02), ==, IPMI_CC_OK);
+    fake_qmp_close(f->qmp);
+    g_assert_true(wait_power(f, FALSE, 5000));
+    g_clear_pointer(&f->qmp, fake_qmp_free);
+    run_for(f, 500);
+    g_assert_false(machine_is_powered_on(f->machine));
+
+    expect_info(f, 100, 0);
+    fake_supervisor_expect_value(f->sup, "supervisor.startProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    expect_info(f, 20, 4343);
+    g_assert_true(wait_power(f, TRUE, 5000));
+    f->qmp = fake_qmp_new(f->loop, f->qmp_path);
+    fake_qmp_expect(f->qmp, "query-status", NULL, "{\"status\": \"running\"}");
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    run_for(f, 200);
+    g_assert_true(machine_is_powered_on(f->machine));
+}
+
+static void
+test_frozen_qemu_still_answers(Fixture *f, gconstpointer data)
+{
+    power_on(f);
+    /* QEMU stops answering: commands time out, IPMI answers regardless. */
+    fake_qmp_expect_no_reply(f->qmp, "system_reset", NULL);
+    /* While expectations are set GLib aborts on any other message. */
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_MESSAGE, "hard reset");
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_WARNING,
+                          "hard reset: *system_reset*");
+    g_assert_cmpuint(control(f, 0x03), ==, IPMI_CC_OK);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    run_for(f, 1500); /* past the 1 s command timeout */
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(status_byte(f, 1) & 0x01, ==, 0x01);
+    fake_supervisor_expect_value(f->sup, "supervisor.stopProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    g_assert_cmpuint(control(f, 0x00), ==, IPMI_CC_OK);
+    qemu_exits(f);
+}
+
+static void
+test_restore_policy(Fixture *f, gconstpointer data)
+{
+    guint8 rsp[IPMI_MAX_RSP];
+    gsize n;
+    guint8 req = 0x02; /* always on */
+    guint8 bad = 0x04;
+    guint8 query = 0x03;
+    g_autofree char *path =
+        g_build_filename(f->dir, "state", "qemu-bmc.state", NULL);
+    g_autofree char *text = NULL;
+    GStatBuf st;
+
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x06, &req, 1, rsp, &n), ==,
+                     IPMI_CC_OK);
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpuint(rsp[1], ==, 0x07);
+    g_assert_cmpuint((status_byte(f, 1) >> 5) & 0x03, ==, 2);
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_assert_nonnull(strstr(text, "restore-policy=always-on"));
+    g_assert_cmpint(g_stat(path, &st), ==, 0);
+    g_assert_cmpuint(st.st_mode & 0777, ==, 0600);
+
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x06, &query, 1, rsp, &n),
+                     ==, IPMI_CC_OK);
+    g_assert_cmpuint((status_byte(f, 1) >> 5) & 0x03, ==, 2);
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x06, &bad, 1, rsp, &n), ==,
+                     IPMI_CC_INVALID_DATA_FIELD);
+}
+
+static void
+test_identify(Fixture *f, gconstpointer data)
+{
+    const guint8 ten[] = {10};
+    const guint8 force[] = {0, 1};
+    const guint8 off[] = {0};
+
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x04, ten, 1, NULL, NULL),
+                     ==, IPMI_CC_OK);
+    g_assert_cmpuint((status_byte(f, 3) >> 4) & 0x03, ==, 1);
+    run_for(f, 11000);
+    g_assert_cmpuint((status_byte(f, 3) >> 4) & 0x03, ==, 0);
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x04, force, 2, NULL, NULL),
+                     ==, IPMI_CC_OK);
+    g_assert_cmpuint((status_byte(f, 3) >> 4) & 0x03, ==, 2);
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x04, off, 1, NULL, NULL),
+                     ==, IPMI_CC_OK);
+    g_assert_cmpuint((status_byte(f, 3) >> 4) & 0x03, ==, 0);
+}
+
+static void
+test_payload_support(Fixture *f, gconstpointer data)
+{
+    guint8 rsp[IPMI_MAX_RSP];
+    gsize n;
+    const guint8 current[] = {0x0e};
+    const guint8 lan[] = {0x01};
+    const guint8 missing[] = {0x05};
+    const guint8 want[] = {0x00, 0x03, 0x00, 0x3f, 0, 0, 0, 0, 0};
+
+    /* FreeIPMI's ipmiconsole asks about 0x0E, "this channel". */
+    g_assert_cmpuint(request(f, IPMI_NETFN_APP, 0x4e, current, 1, rsp, &n), ==,
+                     IPMI_CC_OK);
+    g_assert_cmpmem(rsp, n, want, sizeof(want));
+    g_assert_cmpuint(request(f, IPMI_NETFN_APP, 0x4e, lan, 1, rsp, &n), ==,
+                     IPMI_CC_OK);
+    g_assert_cmpmem(rsp, n, want, sizeof(want));
+    g_assert_cmpuint(request(f, IPMI_NETFN_APP, 0x4e, missing, 1, rsp, &n), ==,
+                     IPMI_CC_INVALID_DATA_FIELD);
+    g_assert_cmpuint(request(f, IPMI_NETFN_APP, 0x4e, NULL, 0, rsp, &n), ==,
+                     IPMI_CC_REQ_LEN_INVALID);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn)                                                          \
+    g_test_add("/chassis/" path, Fixture, NULL, fixture_setup, fn,             \
+               fixture_teardown)
+    ADD("status-off", test_status_off);
+    ADD("capabilities", test_capabilities);
+    ADD("power-on-off", test_power_on_off);
+    ADD("qmp-actions", test_qmp_actions);
+    ADD("refused-when-off", test_refused_when_off);
+    ADD("power-cycle", test_power_cycle);
+    ADD("frozen-qemu-still-answers", test_frozen_qemu_still_answers);
+    ADD("restore-policy", test_restore_policy);
+    ADD("identify", test_identify);
+    ADD("payload-support", test_payload_support);
+    return g_test_run();
+}
