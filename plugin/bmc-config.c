@@ -10,8 +10,12 @@
 G_DEFINE_QUARK(qemu_bmc_config_error, bmc_config_error)
 
 /* Suites whose authentication, integrity and confidentiality are all on and
- * whose cipher is AES-128: 3 (SHA1), 8 (MD5), 12 (MD5-128 integrity). */
-#define SECURE_SUITES ((1u << 3) | (1u << 8) | (1u << 12))
+ * whose cipher is AES-128: 3 (HMAC-SHA1), 8 (HMAC-MD5), 12 (MD5).  Only 3 is
+ * on by default: with ipmi_sim 2.0.33, ipmitool cannot complete a session on
+ * 8 (Set Session Privilege fails) nor on 12 (an assertion in lanplus.c), so
+ * they stay opt-in rather than untested attack surface. */
+#define SECURE_SUITES  ((1u << 3) | (1u << 8) | (1u << 12))
+#define DEFAULT_SUITES (1u << 3)
 
 static void
 set_defaults(BmcConfig *cfg)
@@ -24,7 +28,7 @@ set_defaults(BmcConfig *cfg)
     cfg->run_dir = g_strdup("/run/qemu-bmc");
     cfg->log_level = G_LOG_LEVEL_INFO;
     cfg->restore_default = MACHINE_POLICY_ALWAYS_OFF;
-    cfg->cipher_suites = SECURE_SUITES;
+    cfg->cipher_suites = DEFAULT_SUITES;
     cfg->command_timeout_ms = 5000;
 }
 

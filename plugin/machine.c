@@ -26,11 +26,13 @@ G_DEFINE_QUARK(qemu_bmc_machine_error, machine_error)
 #define RESTORE_MARKER "qemu-bmc.restored"
 #define KICK_MS        50 /* QMP connect retry while a power-on is pending */
 #define FAST_POLL_MS   100
+#define RETRY_MS       500 /* supervisord did not take a start or stop */
 
 typedef enum {
     ACTION_NONE,
-    ACTION_POWERING_ON, /* start asked; waiting for QEMU to be seen */
-    ACTION_CYCLE_OFF,   /* stop asked; power on once QEMU is gone */
+    ACTION_POWERING_ON,  /* start asked; waiting for QEMU to be seen */
+    ACTION_POWERING_OFF, /* stop asked; waiting for QEMU to be gone */
+    ACTION_CYCLE_OFF,    /* as POWERING_OFF, then power on again */
 } Action;
 
 struct Machine {
@@ -47,6 +49,7 @@ struct Machine {
     BmcTimer *poll_timer;
     BmcTimer *kick_timer;
     BmcTimer *action_timer;
+    BmcTimer *retry_timer;
     BmcTimer *identify_timer;
 
     /* Observations. */
@@ -59,7 +62,7 @@ struct Machine {
     gboolean sup_inflight;
     guint64 start_seq; /* first poll id that sees our start */
     gboolean start_accepted;
-    gboolean start_inflight;
+    gboolean request_inflight; /* a start or stop call is out */
     gboolean was_on;
 
     /* Intent. */
@@ -195,6 +198,7 @@ set_action(Machine *m, Action action)
     if (action == ACTION_NONE) {
         bmc_timer_stop(m->loop, m->action_timer);
         bmc_timer_stop(m->loop, m->kick_timer);
+        bmc_timer_stop(m->loop, m->retry_timer);
     } else {
         bmc_timer_start(m->loop, m->action_timer, m->action_timeout_ms);
     }
@@ -209,7 +213,7 @@ on_start_reply(SupervisorClient *sup, const SupReply *reply,
     if (g_error_matches(error, SUP_ERROR, SUP_ERROR_CANCELLED)) {
         return;
     }
-    m->start_inflight = FALSE;
+    m->request_inflight = FALSE;
     if (m->action != ACTION_POWERING_ON) {
         return;
     }
@@ -221,10 +225,11 @@ on_start_reply(SupervisorClient *sup, const SupReply *reply,
         return;
     }
     if (error) {
-        g_warning("power on: supervisord could not start '%s': %s", m->program,
-                  error->message);
-        set_action(m, ACTION_NONE);
-        update(m);
+        /* supervisord busy, frozen or restarting: the request was accepted
+         * over IPMI, so keep at it until the action times out. */
+        g_warning("power on: supervisord could not start '%s': %s; retrying",
+                  m->program, error->message);
+        bmc_timer_start(m->loop, m->retry_timer, RETRY_MS);
         return;
     }
     /* Only polls sent from now on can tell whether the start failed. */
@@ -237,7 +242,7 @@ on_start_reply(SupervisorClient *sup, const SupReply *reply,
 static void
 request_start(Machine *m)
 {
-    m->start_inflight = TRUE;
+    m->request_inflight = TRUE;
     supervisor_client_start_process(m->sup, m->program, on_start_reply, m);
 }
 
@@ -251,6 +256,8 @@ start_qemu(Machine *m)
     request_start(m);
 }
 
+static void request_stop(Machine *m);
+
 static void
 on_stop_reply(SupervisorClient *sup, const SupReply *reply, const GError *error,
               gpointer data)
@@ -260,12 +267,45 @@ on_stop_reply(SupervisorClient *sup, const SupReply *reply, const GError *error,
     if (g_error_matches(error, SUP_ERROR, SUP_ERROR_CANCELLED)) {
         return;
     }
+    m->request_inflight = FALSE;
     if (error && !(g_error_matches(error, SUP_ERROR, SUP_ERROR_FAULT) &&
                    reply->fault_code == SUP_FAULT_NOT_RUNNING)) {
-        g_warning("power off: supervisord could not stop '%s': %s", m->program,
-                  error->message);
+        g_warning("power off: supervisord could not stop '%s': %s; retrying",
+                  m->program, error->message);
+        bmc_timer_start(m->loop, m->retry_timer, RETRY_MS);
+        return;
     }
     poll_supervisor(m);
+}
+
+static void
+request_stop(Machine *m)
+{
+    m->request_inflight = TRUE;
+    supervisor_client_stop_process(m->sup, m->program, on_stop_reply, m);
+}
+
+static void
+stop_qemu(Machine *m, Action action)
+{
+    set_action(m, action);
+    request_stop(m);
+}
+
+static void
+on_retry(gpointer data)
+{
+    Machine *m = data;
+
+    if (m->request_inflight) {
+        return;
+    }
+    if (m->action == ACTION_POWERING_ON && !m->start_accepted) {
+        request_start(m);
+    } else if (m->action == ACTION_POWERING_OFF ||
+               m->action == ACTION_CYCLE_OFF) {
+        request_stop(m);
+    }
 }
 
 typedef struct {
@@ -299,9 +339,16 @@ on_process_info(SupervisorClient *sup, const SupReply *reply,
                           "state %d)",
                           m->program, reply->state);
                 set_action(m, ACTION_NONE);
-            } else if (!m->start_accepted && !m->start_inflight) {
+            } else if (!m->start_accepted && !m->request_inflight) {
                 request_start(m);
             }
+        }
+        if ((m->action == ACTION_POWERING_OFF ||
+             m->action == ACTION_CYCLE_OFF) &&
+            sup_alive(reply->state) && reply->pid != m->dead_pid &&
+            !m->request_inflight) {
+            /* A start that raced our stop won: stop again. */
+            request_stop(m);
         }
         if (sup_alive(reply->state) && !m->qmp_ready &&
             reply->pid != m->dead_pid) {
@@ -312,9 +359,8 @@ on_process_info(SupervisorClient *sup, const SupReply *reply,
     /* Poll fast while an action waits for supervisord to see QEMU gone or
      * started; once QEMU is seen alive, QMP tells the rest. */
     bmc_timer_start(m->loop, m->poll_timer,
-                    m->action != ACTION_NONE && !observed_on(m)
-                        ? FAST_POLL_MS
-                        : m->poll_ms);
+                    m->action != ACTION_NONE && !observed_on(m) ? FAST_POLL_MS
+                                                                : m->poll_ms);
 }
 
 static void
@@ -371,10 +417,14 @@ update(Machine *m)
     if (m->action == ACTION_POWERING_ON && observed_on(m) && m->qmp_ready) {
         set_action(m, ACTION_NONE);
     }
-    if (m->action == ACTION_CYCLE_OFF && !m->qmp_ready && m->sup_known &&
-        !sup_alive(m->sup_state)) {
-        g_message("power cycle: off, powering on again");
-        start_qemu(m);
+    if ((m->action == ACTION_POWERING_OFF || m->action == ACTION_CYCLE_OFF) &&
+        !m->qmp_ready && m->sup_known && !sup_alive(m->sup_state)) {
+        if (m->action == ACTION_CYCLE_OFF) {
+            g_message("power cycle: off, powering on again");
+            start_qemu(m);
+        } else {
+            set_action(m, ACTION_NONE);
+        }
     }
     if (m->pending_restore && m->sup_known) {
         apply_restore_policy(m);
@@ -400,8 +450,14 @@ on_action_timeout(gpointer data)
 {
     Machine *m = data;
 
-    g_warning("%s: gave up after %u ms",
-              m->action == ACTION_CYCLE_OFF ? "power cycle" : "power on",
+    static const char *const names[] = {
+        [ACTION_NONE] = "nothing",
+        [ACTION_POWERING_ON] = "power on",
+        [ACTION_POWERING_OFF] = "power off",
+        [ACTION_CYCLE_OFF] = "power cycle",
+    };
+
+    g_warning("%s: gave up after %u ms", names[m->action],
               m->action_timeout_ms);
     set_action(m, ACTION_NONE);
     update(m);
@@ -526,6 +582,11 @@ machine_power_on(Machine *m, guint8 channel, GError **error)
     if (m->action == ACTION_CYCLE_OFF) {
         return TRUE; /* the cycle ends powered on */
     }
+    if (m->action == ACTION_POWERING_OFF) {
+        /* The last request wins: finish going off, then come back on. */
+        m->action = ACTION_CYCLE_OFF;
+        return TRUE;
+    }
     if (machine_is_powered_on(m)) {
         return TRUE;
     }
@@ -541,13 +602,15 @@ machine_power_on(Machine *m, guint8 channel, GError **error)
 gboolean
 machine_power_off(Machine *m, GError **error)
 {
+    if (m->action == ACTION_POWERING_OFF) {
+        return TRUE;
+    }
     if (m->action == ACTION_NONE && !machine_is_powered_on(m)) {
         return TRUE;
     }
     g_message("power off");
-    set_action(m, ACTION_NONE);
     m->last_event &= ~0x10;
-    supervisor_client_stop_process(m->sup, m->program, on_stop_reply, m);
+    stop_qemu(m, ACTION_POWERING_OFF);
     update(m);
     return TRUE;
 }
@@ -594,8 +657,7 @@ machine_power_cycle(Machine *m, guint8 channel, GError **error)
     m->restart_cause = MACHINE_CAUSE_CHASSIS_CONTROL;
     m->restart_channel = channel;
     m->last_event |= 0x10;
-    set_action(m, ACTION_CYCLE_OFF);
-    supervisor_client_stop_process(m->sup, m->program, on_stop_reply, m);
+    stop_qemu(m, ACTION_CYCLE_OFF);
     update(m);
     return TRUE;
 }
@@ -711,6 +773,7 @@ machine_new(BmcLoop *loop, const MachineConfig *cfg, GError **error)
     m->poll_timer = bmc_timer_new(loop, on_poll_timer, m);
     m->kick_timer = bmc_timer_new(loop, on_kick, m);
     m->action_timer = bmc_timer_new(loop, on_action_timeout, m);
+    m->retry_timer = bmc_timer_new(loop, on_retry, m);
     m->identify_timer = bmc_timer_new(loop, on_identify_timeout, m);
     return g_steal_pointer(&m);
 }
@@ -745,6 +808,7 @@ machine_free(Machine *m)
     bmc_timer_free(m->loop, m->poll_timer);
     bmc_timer_free(m->loop, m->kick_timer);
     bmc_timer_free(m->loop, m->action_timer);
+    bmc_timer_free(m->loop, m->retry_timer);
     bmc_timer_free(m->loop, m->identify_timer);
     g_free(m->program);
     g_free(m->state_path);

@@ -139,6 +139,7 @@ stack_stop() {
     fi
     # run-local stops supervisord, which stops its programs; anything left
     # (a test that froze a process) goes by PID.
+    [ -n "${RUN:-}" ] || return 0
     local pidfile=$RUN/supervisord.pid pid
     if [ -f "$pidfile" ] && pid=$(cat "$pidfile") && kill -0 "$pid" 2>/dev/null; then
         for child in $(pgrep -P "$pid" || true); do
