@@ -118,6 +118,7 @@ stack_start() {
         ENABLE_KVM=false VM_MEMORY=256 VM_CPUS=1 POWER_ON_AT_START=false \
         VM_KERNEL="$guest_dir/vmlinuz" VM_INITRD="$guest_dir/initrd.img" \
         VM_APPEND="console=ttyS0,115200 panic=-1" DEBUG=true \
+        QEMU_BMC_PLUGIN="$top_builddir/plugin/.libs/qemu-bmc.so" \
         "$@" \
         "$top_srcdir/container/run-local" >"$TEST_TMP/run-local.log" 2>&1 &
     STACK_PID=$!
