@@ -27,6 +27,10 @@ G_DEFINE_QUARK(qemu_bmc_machine_error, machine_error)
 #define KICK_MS        50 /* QMP connect retry while a power-on is pending */
 #define FAST_POLL_MS   100
 #define RETRY_MS       500 /* supervisord did not take a start or stop */
+/* SeaBIOS resets the machine itself twice within ~50 ms of a reset: such
+ * "guest" resets right after a boot we started are the firmware's, not a
+ * reboot from the OS. */
+#define FIRMWARE_RESET_MS 3000
 
 typedef enum {
     ACTION_NONE,
@@ -77,6 +81,7 @@ struct Machine {
     guint8 last_event;
     MachineRestartCause restart_cause;
     guint8 restart_channel;
+    gint64 boot_started_ms; /* when we last reset or started QEMU */
     guint identify; /* 0 off, 1 temporary, 2 indefinite */
 };
 
@@ -250,6 +255,7 @@ static void
 start_qemu(Machine *m)
 {
     set_action(m, ACTION_POWERING_ON);
+    m->boot_started_ms = bmc_loop_now_ms(m->loop);
     m->start_accepted = FALSE;
     m->start_seq = G_MAXUINT64;
     bmc_timer_start(m->loop, m->kick_timer, KICK_MS);
@@ -525,7 +531,8 @@ on_qmp_event(QmpClient *qmp, const char *name, JsonObject *data,
                                  data, "guest", FALSE);
 
     g_debug("QMP event %s%s", name, guest ? " (guest)" : "");
-    if (g_str_equal(name, "RESET") && guest) {
+    if (g_str_equal(name, "RESET") && guest &&
+        bmc_loop_now_ms(m->loop) - m->boot_started_ms > FIRMWARE_RESET_MS) {
         m->restart_cause = MACHINE_CAUSE_SOFT_RESET;
         m->restart_channel = 0;
     } else if (g_str_equal(name, "SHUTDOWN") && guest) {
@@ -633,6 +640,7 @@ machine_reset(Machine *m, guint8 channel, GError **error)
     }
     m->restart_cause = MACHINE_CAUSE_CHASSIS_CONTROL;
     m->restart_channel = channel;
+    m->boot_started_ms = bmc_loop_now_ms(m->loop);
     return TRUE;
 }
 

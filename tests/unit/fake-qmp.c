@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "compat.h"
 #include "fake-qmp.h"
+#include "test-util.h"
 
 #define FAKE_QMP_GREETING_LINE                                                 \
     "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "         \
@@ -81,22 +81,8 @@ struct FakeQmp {
     guint commands;
 };
 
-static void fake_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-/* g_test_fail_printf() keeps only the last message, and g_test_message()
- * is silent outside TAP or verbose mode: print each one to stderr too. */
-static void
-fake_fail(const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_printerr("%s\n", msg);
-    g_test_fail_printf("%s", msg);
-}
+/* Fails the running test with "fake-qmp: ..." (see test-util.h). */
+#define fake_fail(...) test_fail_printf("fake-qmp", __VA_ARGS__)
 
 static void
 item_free(FakeItem *item)
@@ -409,9 +395,7 @@ handle_command(FakeQmp *fq, const char *line)
     FakeItem *item;
 
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        fake_fail("fake-qmp: client sent a line that is not a JSON "
-                  "object: '%s'",
-                  line);
+        fake_fail("client sent a line that is not a JSON object: '%s'", line);
         return;
     }
     obj = json_node_get_object(root);
@@ -419,11 +403,11 @@ handle_command(FakeQmp *fq, const char *line)
     id = json_object_get_member(obj, "id");
     args = json_object_get_member(obj, "arguments");
     if (!execute) {
-        fake_fail("fake-qmp: no \"execute\" in '%s'", line);
+        fake_fail("no \"execute\" in '%s'", line);
         return;
     }
     if (!id || json_node_get_value_type(id) != G_TYPE_INT64) {
-        fake_fail("fake-qmp: command %s without a numeric id", execute);
+        fake_fail("command %s without a numeric id", execute);
         return;
     }
     fq->commands++;
@@ -431,7 +415,7 @@ handle_command(FakeQmp *fq, const char *line)
     if (fq->conn_greeting == FAKE_QMP_GREETING_NORMAL && fq->auto_negotiate &&
         !fq->negotiated) {
         if (strcmp(execute, "qmp_capabilities") != 0) {
-            fake_fail("fake-qmp: %s before qmp_capabilities", execute);
+            fake_fail("%s before qmp_capabilities", execute);
             reply = reply_error_line(id, "CommandNotFound",
                                      "Expecting capabilities negotiation "
                                      "with 'qmp_capabilities'");
@@ -449,7 +433,7 @@ handle_command(FakeQmp *fq, const char *line)
         strcmp(item->name, execute) != 0) {
         g_autofree char *what = item ? item_describe(item) : NULL;
 
-        fake_fail("fake-qmp: unexpected command %s (script: %s)", execute,
+        fake_fail("unexpected command %s (script: %s)", execute,
                   what ? what : "at its end");
         reply = reply_error_line(id, "CommandNotFound", "unexpected command");
         conn_queue_line(fq, reply);
@@ -459,7 +443,7 @@ handle_command(FakeQmp *fq, const char *line)
         g_autofree char *want = json_to_string(item->args, FALSE);
         g_autofree char *got = args ? json_to_string(args, FALSE) : NULL;
 
-        fake_fail("fake-qmp: %s with arguments %s, expected %s", execute,
+        fake_fail("%s with arguments %s, expected %s", execute,
                   got ? got : "(none)", want);
     }
     g_queue_pop_head(&fq->script);
@@ -532,7 +516,7 @@ on_accept(int fd, BmcIoCondition cond, gpointer data)
 
     if (conn < 0) {
         if (errno != EAGAIN && errno != EINTR) {
-            fake_fail("fake-qmp: accept: %s", g_strerror(errno));
+            fake_fail("accept: %s", g_strerror(errno));
         }
         return;
     }
@@ -567,19 +551,10 @@ FakeQmp *
 fake_qmp_new(BmcLoop *loop, const char *socket_path)
 {
     FakeQmp *fq = g_new0(FakeQmp, 1);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    bmc_autofd int fd = -1;
-
-    g_assert_cmpuint(strlen(socket_path), <, sizeof(addr.sun_path));
-    strcpy(addr.sun_path, socket_path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(fd, 4), ==, 0);
 
     fq->loop = loop;
     fq->path = g_strdup(socket_path);
-    fq->listen_fd = bmc_steal_fd(&fd);
+    fq->listen_fd = test_listen_unix(socket_path, 4);
     fq->listen_watch = bmc_watch_add(loop, fq->listen_fd, on_accept, fq);
     bmc_watch_set(loop, fq->listen_watch, BMC_IO_IN);
     fq->greeting = FAKE_QMP_GREETING_NORMAL;
@@ -603,7 +578,7 @@ fake_qmp_free(FakeQmp *fq)
     while ((item = g_queue_pop_head(&fq->script))) {
         g_autofree char *what = item_describe(item);
 
-        fake_fail("fake-qmp: script item left unused: %s", what);
+        fake_fail("script item left unused: %s", what);
         item_free(item);
     }
     while (fq->delayed) {

@@ -12,10 +12,10 @@
 #include <glib-unix.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "compat.h"
 #include "fake-supervisor.h"
+#include "test-util.h"
 
 /* Far over what any client should buffer (ours caps at 64 KiB). */
 #define FAKE_OVERSIZED_BODY (256 * 1024)
@@ -68,21 +68,8 @@ fake_item_free(FakeItem *item)
     g_free(item);
 }
 
-G_GNUC_PRINTF(1, 2)
-static void
-fake_fail(const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    /* Also on stderr at once: a later assertion in the test may abort
-     * before GTest reports the failure. */
-    g_printerr("fake supervisord: %s\n", msg);
-    g_test_fail_printf("fake supervisord: %s", msg);
-}
+/* Fails the running test with "fake supervisord: ..." (see test-util.h). */
+#define fake_fail(...) test_fail_printf("fake supervisord", __VA_ARGS__)
 
 /* --- Connections --- */
 
@@ -454,23 +441,11 @@ FakeSupervisor *
 fake_supervisor_new(BmcLoop *loop, const char *dir)
 {
     FakeSupervisor *fake = g_new0(FakeSupervisor, 1);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    bmc_autofd int fd = -1;
 
     fake->loop = loop;
     fake->socket_path = g_build_filename(dir, "supervisor.sock", NULL);
     g_queue_init(&fake->script);
-    g_assert_cmpuint(strlen(fake->socket_path), <, sizeof(addr.sun_path));
-    strcpy(addr.sun_path, fake->socket_path);
-
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    g_assert_cmpint(fd, >=, 0);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        listen(fd, 16) < 0) {
-        g_error("fake supervisord: cannot listen on %s: %s", fake->socket_path,
-                g_strerror(errno));
-    }
-    fake->listen_fd = bmc_steal_fd(&fd);
+    fake->listen_fd = test_listen_unix(fake->socket_path, 16);
     fake->listen_watch =
         bmc_watch_add(loop, fake->listen_fd, fake_accept_cb, fake);
     return fake;
@@ -534,16 +509,24 @@ fake_push(FakeSupervisor *fake, const char *method, const char *params,
     g_queue_push_tail(&fake->script, item);
 }
 
+/* An HTTP response: @head (status line and headers, each ending in "\r\n"),
+ * then Content-Length and @body. */
+static char *
+http_response(const char *head, const char *body)
+{
+    return g_strdup_printf("%sContent-Length: %zu\r\n"
+                           "\r\n"
+                           "%s",
+                           head, strlen(body), body);
+}
+
 static char *
 http_200(const char *body)
 {
-    return g_strdup_printf("HTTP/1.0 200 OK\r\n"
-                           "Server: fake-supervisor\r\n"
-                           "Content-Type: text/xml\r\n"
-                           "Content-Length: %zu\r\n"
-                           "\r\n"
-                           "%s",
-                           strlen(body), body);
+    return http_response("HTTP/1.0 200 OK\r\n"
+                         "Server: fake-supervisor\r\n"
+                         "Content-Type: text/xml\r\n",
+                         body);
 }
 
 void
@@ -586,15 +569,12 @@ void
 fake_supervisor_expect_http_status(FakeSupervisor *fake, const char *method,
                                    const char *params, guint status)
 {
-    const char *text = "fake supervisord error\n";
+    g_autofree char *head = g_strdup_printf("HTTP/1.0 %u Error\r\n"
+                                            "Content-Type: text/plain\r\n",
+                                            status);
 
     fake_push(fake, method, params, FAKE_ANSWER_BYTES,
-              g_strdup_printf("HTTP/1.0 %u Error\r\n"
-                              "Content-Type: text/plain\r\n"
-                              "Content-Length: %zu\r\n"
-                              "\r\n"
-                              "%s",
-                              status, strlen(text), text));
+              http_response(head, "fake supervisord error\n"));
 }
 
 void

@@ -16,6 +16,7 @@
 #include "compat.h"
 #include "fake-qmp.h"
 #include "qmp-client.h"
+#include "test-util.h"
 
 /* Real seconds before a hung test is killed (the loop itself bounds each
  * wait to 10 s of real time). */
@@ -68,11 +69,8 @@ reply_reset(Reply *r)
 static void
 fixture_setup(Fixture *fx, gconstpointer user_data)
 {
-    g_autoptr(GError) error = NULL;
-
     alarm(TEST_ALARM_S);
-    fx->dir = g_dir_make_tmp("test-qmp-client-XXXXXX", &error);
-    g_assert_no_error(error);
+    fx->dir = test_tmpdir_new("test-qmp-client-XXXXXX");
     fx->path = g_build_filename(fx->dir, "qmp.sock", NULL);
     fx->pl = bmc_poll_loop_new(TRUE);
     fx->loop = bmc_poll_loop_get(fx->pl);
@@ -98,10 +96,9 @@ fixture_teardown(Fixture *fx, gconstpointer user_data)
     g_array_unref(fx->state_times);
     g_clear_error(&fx->last_why);
     g_ptr_array_unref(fx->events);
-    /* The fake removed its socket: the directory must be empty now. */
-    g_assert_cmpint(g_rmdir(fx->dir), ==, 0);
     g_free(fx->path);
-    g_free(fx->dir);
+    /* The fake removed its socket: the directory must be empty now. */
+    test_tmpdir_free(fx->dir);
     alarm(0);
 }
 
@@ -230,6 +227,14 @@ client_new(Fixture *fx, const QmpClientOptions *opts)
                     QMP_STATE_DISCONNECTED);
 }
 
+/* A new client, told to connect (which it does from the loop). */
+static void
+client_connect(Fixture *fx, const QmpClientOptions *opts)
+{
+    client_new(fx, opts);
+    qmp_client_connect_now(fx->client);
+}
+
 static guint
 count_state(Fixture *fx, QmpState state)
 {
@@ -266,9 +271,27 @@ start_ready(Fixture *fx, const QmpClientOptions *opts)
     if (!fx->fake) {
         fx->fake = fake_qmp_new(fx->loop, fx->path);
     }
-    client_new(fx, opts);
-    qmp_client_connect_now(fx->client);
+    client_connect(fx, opts);
     WAIT_FOR(fx, is_ready(fx), 1000);
+}
+
+/* A client left trying for 3 s while there is no server yet. */
+static void
+connect_without_server(Fixture *fx)
+{
+    client_connect(fx, NULL);
+    run_for(fx, 3000);
+}
+
+/* A client connecting to a fake that greets it with @greeting, after it
+ * has given up on that first connection. */
+static void
+connect_bad_greeting(Fixture *fx, FakeQmpGreeting greeting)
+{
+    fx->fake = fake_qmp_new(fx->loop, fx->path);
+    fake_qmp_set_greeting(fx->fake, greeting);
+    client_connect(fx, NULL);
+    WAIT_FOR(fx, count_state(fx, QMP_STATE_DISCONNECTED) == 1, 1000);
 }
 
 static guint64
@@ -304,8 +327,7 @@ test_ready(Fixture *fx, gconstpointer user_data)
     };
 
     fx->fake = fake_qmp_new(fx->loop, fx->path);
-    client_new(fx, NULL);
-    qmp_client_connect_now(fx->client);
+    client_connect(fx, NULL);
     /* The connection is made from the loop, never inside the call. */
     g_assert_cmpint(qmp_client_get_state(fx->client), ==,
                     QMP_STATE_DISCONNECTED);
@@ -555,11 +577,7 @@ test_greeting_timeout(Fixture *fx, gconstpointer user_data)
 {
     gint64 greeting, down;
 
-    fx->fake = fake_qmp_new(fx->loop, fx->path);
-    fake_qmp_set_greeting(fx->fake, FAKE_QMP_GREETING_NONE);
-    client_new(fx, NULL);
-    qmp_client_connect_now(fx->client);
-    WAIT_FOR(fx, count_state(fx, QMP_STATE_DISCONNECTED) == 1, 1000);
+    connect_bad_greeting(fx, FAKE_QMP_GREETING_NONE);
 
     greeting = state_time(fx, QMP_STATE_GREETING, 1);
     down = state_time(fx, QMP_STATE_DISCONNECTED, 1);
@@ -578,11 +596,7 @@ test_greeting_timeout(Fixture *fx, gconstpointer user_data)
 static void
 test_greeting_garbage(Fixture *fx, gconstpointer user_data)
 {
-    fx->fake = fake_qmp_new(fx->loop, fx->path);
-    fake_qmp_set_greeting(fx->fake, FAKE_QMP_GREETING_GARBAGE);
-    client_new(fx, NULL);
-    qmp_client_connect_now(fx->client);
-    WAIT_FOR(fx, count_state(fx, QMP_STATE_DISCONNECTED) == 1, 1000);
+    connect_bad_greeting(fx, FAKE_QMP_GREETING_GARBAGE);
     g_assert_error(fx->last_why, QMP_ERROR, QMP_ERROR_PROTOCOL);
     /* Nothing was sent to a peer that did not greet us properly. */
     g_assert_cmpuint(fake_qmp_get_commands(fx->fake), ==, 0);
@@ -600,8 +614,7 @@ test_negotiation_error(Fixture *fx, gconstpointer user_data)
                           "no capabilities for you");
     fake_qmp_wait_connection(fx->fake);
     fake_qmp_expect(fx->fake, "qmp_capabilities", "{}", "{}");
-    client_new(fx, NULL);
-    qmp_client_connect_now(fx->client);
+    client_connect(fx, NULL);
 
     WAIT_FOR(fx, is_ready(fx), 1000);
     g_assert_cmpuint(count_state(fx, QMP_STATE_DISCONNECTED), ==, 1);
@@ -691,8 +704,7 @@ test_events(Fixture *fx, gconstpointer user_data)
     fake_qmp_send_event(fx->fake, "STOP", NULL);
     fake_qmp_send_event(fx->fake, "RESUME", NULL);
     fake_qmp_send_event(fx->fake, "POWERDOWN", NULL);
-    client_new(fx, NULL);
-    qmp_client_connect_now(fx->client);
+    client_connect(fx, NULL);
 
     WAIT_FOR(fx, fx->events->len >= G_N_ELEMENTS(expected), 1000);
     run_for(fx, 50);
@@ -740,6 +752,22 @@ test_free_cancels(Fixture *fx, gconstpointer user_data)
     g_assert_cmpuint(deferred->calls, ==, 1);
 }
 
+/* Run query-status, whose callback frees the client, with query-name
+ * queued behind it: each completes once, query-name cancelled.  @timeout_ms
+ * bounds the wait for the client to be gone. */
+static void
+free_from_first_reply(Fixture *fx, Reply *first, Reply *second,
+                      gint64 timeout_ms)
+{
+    first->free_client = TRUE;
+    execute(fx, "query-status", NULL, first);
+    execute(fx, "query-name", NULL, second);
+    WAIT_FOR(fx, fx->client == NULL, timeout_ms);
+    g_assert_cmpuint(first->calls, ==, 1);
+    g_assert_cmpuint(second->calls, ==, 1);
+    g_assert_error(second->error, QMP_ERROR, QMP_ERROR_CANCELLED);
+}
+
 static void
 test_free_from_callback(Fixture *fx, gconstpointer user_data)
 {
@@ -751,32 +779,19 @@ test_free_from_callback(Fixture *fx, gconstpointer user_data)
     fake_qmp_expect(fx->fake, "query-status", NULL, "{}");
     fake_qmp_expect_no_reply(fx->fake, "query-name", NULL);
     start_ready(fx, NULL);
-    first->free_client = TRUE;
-    execute(fx, "query-status", NULL, first);
-    execute(fx, "query-name", NULL, second);
-    WAIT_FOR(fx, fx->client == NULL, 1000);
-    g_assert_cmpuint(first->calls, ==, 1);
+    free_from_first_reply(fx, first, second, 1000);
     g_assert_no_error(first->error);
-    g_assert_cmpuint(second->calls, ==, 1);
-    g_assert_error(second->error, QMP_ERROR, QMP_ERROR_CANCELLED);
     run_for(fx, 100);
 
     /* From a deferred failure, with another one queued behind it. */
     reply_reset(first);
     reply_reset(second);
     client_new(fx, NULL);
-    first->free_client = TRUE;
-    execute(fx, "query-status", NULL, first);
-    execute(fx, "query-name", NULL, second);
-    WAIT_FOR(fx, fx->client == NULL, 10);
-    g_assert_cmpuint(first->calls, ==, 1);
+    free_from_first_reply(fx, first, second, 10);
     g_assert_error(first->error, QMP_ERROR, QMP_ERROR_DISCONNECTED);
-    g_assert_cmpuint(second->calls, ==, 1);
-    g_assert_error(second->error, QMP_ERROR, QMP_ERROR_CANCELLED);
 
     /* From state_changed, on the way down. */
-    client_new(fx, NULL);
-    qmp_client_connect_now(fx->client);
+    client_connect(fx, NULL);
     WAIT_FOR(fx, is_ready(fx), 1000);
     g_assert_cmpuint(fake_qmp_get_connections(fx->fake), ==, 2);
     fx->free_in_state = QMP_STATE_DISCONNECTED;
@@ -792,9 +807,7 @@ test_socket_appears(Fixture *fx, gconstpointer user_data)
 {
     gint64 appeared;
 
-    client_new(fx, NULL);
-    qmp_client_connect_now(fx->client);
-    run_for(fx, 3000);
+    connect_without_server(fx);
     /* Failed attempts do not leave DISCONNECTED, so nothing to report. */
     g_assert_cmpuint(fx->states->len, ==, 0);
     g_assert_cmpint(qmp_client_get_state(fx->client), ==,
@@ -812,9 +825,7 @@ test_connect_now_resets_backoff(Fixture *fx, gconstpointer user_data)
 {
     gint64 appeared;
 
-    client_new(fx, NULL);
-    qmp_client_connect_now(fx->client);
-    run_for(fx, 3000);
+    connect_without_server(fx);
 
     fx->fake = fake_qmp_new(fx->loop, fx->path);
     appeared = now_ms(fx);
@@ -830,15 +841,14 @@ test_connect_now_resets_backoff(Fixture *fx, gconstpointer user_data)
 static void
 test_backlog_full(Fixture *fx, gconstpointer user_data)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct sockaddr_un addr;
     g_autoptr(GArray) fillers = g_array_new(FALSE, FALSE, sizeof(int));
     gboolean full = FALSE;
     gint64 start;
 
     fx->fake = fake_qmp_new(fx->loop, fx->path);
     fake_qmp_set_accepting(fx->fake, FALSE);
-    g_assert_cmpuint(strlen(fx->path), <, sizeof(addr.sun_path));
-    strcpy(addr.sun_path, fx->path);
+    test_sockaddr_un(&addr, fx->path);
     while (!full && fillers->len < 64) {
         bmc_autofd int fd =
             socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -855,8 +865,7 @@ test_backlog_full(Fixture *fx, gconstpointer user_data)
     }
     g_assert_true(full);
 
-    client_new(fx, NULL);
-    qmp_client_connect_now(fx->client);
+    client_connect(fx, NULL);
     start = now_ms(fx);
     /* Loop time only moves while the loop is idle: a spinning client
      * would stall it here (and hit the real-time bound). */

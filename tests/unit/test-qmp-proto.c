@@ -38,6 +38,16 @@ append_ok(QmpLineBuffer *lb, const char *data)
     g_assert_no_error(error);
 }
 
+/* Appending @len bytes of @data must fail: a line would be over the cap. */
+static void
+append_oversized(QmpLineBuffer *lb, const char *data, gsize len)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false(qmp_line_buffer_append(lb, data, len, &error));
+    g_assert_error(error, QMP_PROTO_ERROR, QMP_PROTO_ERROR_OVERSIZED);
+}
+
 static void
 test_lines_split(void)
 {
@@ -103,7 +113,6 @@ static void
 test_lines_cap(void)
 {
     g_autoptr(QmpLineBuffer) lb = qmp_line_buffer_new(8);
-    g_autoptr(GError) error = NULL;
 
     /* Exactly the cap is fine, complete or partial. */
     append_ok(lb, "12345678\n");
@@ -113,17 +122,13 @@ test_lines_cap(void)
     g_assert_cmpuint(qmp_line_buffer_get_pending(lb), ==, 8);
 
     /* One more byte of the same line is not, and nothing is buffered. */
-    g_assert_false(qmp_line_buffer_append(lb, "9\n", 2, &error));
-    g_assert_error(error, QMP_PROTO_ERROR, QMP_PROTO_ERROR_OVERSIZED);
-    g_clear_error(&error);
+    append_oversized(lb, "9\n", 2);
     g_assert_cmpuint(qmp_line_buffer_get_pending(lb), ==, 8);
 
     /* An oversized line arriving whole, after a good one in the same read,
      * is refused too. */
     qmp_line_buffer_reset(lb);
-    g_assert_false(qmp_line_buffer_append(lb, "ok\n123456789\n", 13, &error));
-    g_assert_error(error, QMP_PROTO_ERROR, QMP_PROTO_ERROR_OVERSIZED);
-    g_clear_error(&error);
+    append_oversized(lb, "ok\n123456789\n", 13);
     assert_no_line(lb);
 
     /* The cap is per line: many short lines in one read are fine. */
@@ -297,6 +302,18 @@ test_parse_invalid(void)
     assert_invalid("{\"return\": {}}\0garbage", 22);
 }
 
+/* @depth nested JSON arrays: "[[...]]". */
+static void
+append_nested(GString *s, gsize depth)
+{
+    for (gsize i = 0; i < depth; i++) {
+        g_string_append_c(s, '[');
+    }
+    for (gsize i = 0; i < depth; i++) {
+        g_string_append_c(s, ']');
+    }
+}
+
 static void
 test_parse_nesting(void)
 {
@@ -308,24 +325,14 @@ test_parse_nesting(void)
 
     /* Brackets inside strings do not count. */
     g_string_append(ok, "\"[[[[{{{{\\\"[[[\", \"x\": ");
-    for (gsize i = 0; i < ok_depth; i++) {
-        g_string_append_c(ok, '[');
-    }
-    for (gsize i = 0; i < ok_depth; i++) {
-        g_string_append_c(ok, ']');
-    }
+    append_nested(ok, ok_depth);
     g_string_append(ok, ", \"id\": 1}");
     msg = parse_ok(ok->str);
     g_assert_cmpint(msg->kind, ==, QMP_MESSAGE_RETURN);
 
     /* Deep enough to overflow json-glib's recursive parser: refused before
      * it gets there. */
-    for (gsize i = 0; i < bad_depth; i++) {
-        g_string_append_c(bad, '[');
-    }
-    for (gsize i = 0; i < bad_depth; i++) {
-        g_string_append_c(bad, ']');
-    }
+    append_nested(bad, bad_depth);
     g_string_append(bad, "}");
     assert_invalid(bad->str, bad->len);
 }

@@ -3,8 +3,7 @@
  * supervisord, on a poll loop with a fake clock.
  *
  * The SUPERVISORD_* fixtures are whole HTTP responses captured from a real
- * supervisord 4.2.5 ([program:qemu] command=sleep 1000, autostart=false) and
- * replayed verbatim by the fake.
+ * supervisord (see supervisord-fixtures.h) and replayed verbatim by the fake.
  */
 #include "config.h"
 
@@ -13,265 +12,8 @@
 
 #include "fake-supervisor.h"
 #include "supervisor-client.h"
-
-/* supervisor.getProcessInfo("qemu") after a start and a stop. */
-static const char SUPERVISORD_INFO_STOPPED[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:00 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 1334\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<params>\n"
-    "<param>\n"
-    "<value><struct>\n"
-    "<member>\n"
-    "<name>name</name>\n"
-    "<value><string>qemu</string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>group</name>\n"
-    "<value><string>qemu</string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>start</name>\n"
-    "<value><int>1795311234</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>stop</name>\n"
-    "<value><int>1795311236</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>now</name>\n"
-    "<value><int>1795311240</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>state</name>\n"
-    "<value><int>0</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>statename</name>\n"
-    "<value><string>STOPPED</string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>spawnerr</name>\n"
-    "<value><string></string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>exitstatus</name>\n"
-    "<value><int>-1</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>logfile</name>\n"
-    "<value><string>/tmp/supcheck/qemu-stdout---supervisor-hr39cmen.log</"
-    "string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>stdout_logfile</name>\n"
-    "<value><string>/tmp/supcheck/qemu-stdout---supervisor-hr39cmen.log</"
-    "string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>stderr_logfile</name>\n"
-    "<value><string>/tmp/supcheck/qemu-stderr---supervisor-yrgxgcfw.log</"
-    "string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>pid</name>\n"
-    "<value><int>0</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>description</name>\n"
-    "<value><string>Nov 22 01:33 AM</string></value>\n"
-    "</member>\n"
-    "</struct></value>\n"
-    "</param>\n"
-    "</params>\n"
-    "</methodResponse>\n";
-
-/* supervisor.getProcessInfo("qemu") while running. */
-static const char SUPERVISORD_INFO_RUNNING[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:02 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 1348\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<params>\n"
-    "<param>\n"
-    "<value><struct>\n"
-    "<member>\n"
-    "<name>name</name>\n"
-    "<value><string>qemu</string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>group</name>\n"
-    "<value><string>qemu</string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>start</name>\n"
-    "<value><int>1795311240</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>stop</name>\n"
-    "<value><int>1795311236</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>now</name>\n"
-    "<value><int>1795311242</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>state</name>\n"
-    "<value><int>20</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>statename</name>\n"
-    "<value><string>RUNNING</string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>spawnerr</name>\n"
-    "<value><string></string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>exitstatus</name>\n"
-    "<value><int>0</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>logfile</name>\n"
-    "<value><string>/tmp/supcheck/qemu-stdout---supervisor-hr39cmen.log</"
-    "string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>stdout_logfile</name>\n"
-    "<value><string>/tmp/supcheck/qemu-stdout---supervisor-hr39cmen.log</"
-    "string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>stderr_logfile</name>\n"
-    "<value><string>/tmp/supcheck/qemu-stderr---supervisor-yrgxgcfw.log</"
-    "string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>pid</name>\n"
-    "<value><int>13295</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>description</name>\n"
-    "<value><string>pid 13295, uptime 0:00:02</string></value>\n"
-    "</member>\n"
-    "</struct></value>\n"
-    "</param>\n"
-    "</params>\n"
-    "</methodResponse>\n";
-
-/* supervisor.startProcess("qemu", false) */
-static const char SUPERVISORD_START[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:00 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 129\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<params>\n"
-    "<param>\n"
-    "<value><boolean>1</boolean></value>\n"
-    "</param>\n"
-    "</params>\n"
-    "</methodResponse>\n";
-
-/* supervisor.stopProcess("qemu", false) */
-static const char SUPERVISORD_STOP[] = "HTTP/1.0 200 OK\r\n"
-                                       "Server: Medusa/1.12\r\n"
-                                       "Date: Sun, 22 Nov 2026 01:34:02 GMT\r\n"
-                                       "Content-Type: text/xml\r\n"
-                                       "Content-Length: 129\r\n"
-                                       "\r\n"
-                                       "<?xml version='1.0'?>\n"
-                                       "<methodResponse>\n"
-                                       "<params>\n"
-                                       "<param>\n"
-                                       "<value><boolean>1</boolean></value>\n"
-                                       "</param>\n"
-                                       "</params>\n"
-                                       "</methodResponse>\n";
-
-/* supervisor.getProcessInfo("nosuch") */
-static const char SUPERVISORD_FAULT_BAD_NAME[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:03 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 272\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<fault>\n"
-    "<value><struct>\n"
-    "<member>\n"
-    "<name>faultCode</name>\n"
-    "<value><int>10</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>faultString</name>\n"
-    "<value><string>BAD_NAME: nosuch</string></value>\n"
-    "</member>\n"
-    "</struct></value>\n"
-    "</fault>\n"
-    "</methodResponse>\n";
-
-/* supervisor.startProcess("qemu", false) while running. */
-static const char SUPERVISORD_FAULT_ALREADY_STARTED[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:02 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 277\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<fault>\n"
-    "<value><struct>\n"
-    "<member>\n"
-    "<name>faultCode</name>\n"
-    "<value><int>60</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>faultString</name>\n"
-    "<value><string>ALREADY_STARTED: qemu</string></value>\n"
-    "</member>\n"
-    "</struct></value>\n"
-    "</fault>\n"
-    "</methodResponse>\n";
-
-/* supervisor.stopProcess("qemu", false) while stopped. */
-static const char SUPERVISORD_FAULT_NOT_RUNNING[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:03 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 273\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<fault>\n"
-    "<value><struct>\n"
-    "<member>\n"
-    "<name>faultCode</name>\n"
-    "<value><int>70</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>faultString</name>\n"
-    "<value><string>NOT_RUNNING: qemu</string></value>\n"
-    "</member>\n"
-    "</struct></value>\n"
-    "</fault>\n"
-    "</methodResponse>\n";
+#include "supervisord-fixtures.h"
+#include "test-util.h"
 
 #define GET_INFO    "supervisor.getProcessInfo"
 #define START       "supervisor.startProcess"
@@ -302,10 +44,7 @@ typedef struct {
 static void
 fixture_setup(Fixture *fix, gconstpointer user_data)
 {
-    g_autoptr(GError) error = NULL;
-
-    fix->tmpdir = g_dir_make_tmp("test-supervisor-client-XXXXXX", &error);
-    g_assert_no_error(error);
+    fix->tmpdir = test_tmpdir_new("test-supervisor-client-XXXXXX");
     /* In-process peers make the fake clock exact: it only jumps when
      * neither side has anything left to do. */
     fix->pl = bmc_poll_loop_new(TRUE);
@@ -321,8 +60,7 @@ fixture_teardown(Fixture *fix, gconstpointer user_data)
     g_clear_pointer(&fix->client, supervisor_client_free);
     g_clear_pointer(&fix->fake, fake_supervisor_free);
     g_clear_pointer(&fix->pl, bmc_poll_loop_free);
-    g_assert_cmpint(g_rmdir(fix->tmpdir), ==, 0);
-    g_free(fix->tmpdir);
+    test_tmpdir_free(fix->tmpdir);
 }
 
 static void
@@ -337,6 +75,8 @@ result_clear(Result *r)
 {
     g_clear_error(&r->error);
 }
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Result, result_clear)
 
 static void
 record_cb(SupervisorClient *client, const SupReply *reply, const GError *error,
@@ -363,16 +103,87 @@ result_done(gpointer data)
     return ((Result *)data)->calls > 0;
 }
 
+/* A few loop rounds with no wait, for anything late to show up. */
+static void
+spin(Fixture *fix)
+{
+    for (int i = 0; i < 10; i++) {
+        bmc_poll_loop_iterate(fix->pl, 0);
+    }
+}
+
 /* Run until @r completes, then a few more rounds to catch a second
  * completion. */
 static void
 wait_for(Fixture *fix, Result *r)
 {
     g_assert_true(bmc_poll_loop_run_until(fix->pl, result_done, r, WAIT_MS));
-    for (int i = 0; i < 10; i++) {
-        bmc_poll_loop_iterate(fix->pl, 0);
-    }
+    spin(fix);
     g_assert_cmpuint(r->calls, ==, 1);
+}
+
+/* Run until the fake has read @n requests in all. */
+static void
+wait_requests(Fixture *fix, guint n)
+{
+    while (fake_supervisor_get_requests(fix->fake) < n) {
+        g_assert_true(bmc_poll_loop_iterate(fix->pl, 0));
+    }
+}
+
+/* Start @method (GET_INFO, START or STOP) on process @name, reporting to
+ * @r through record_cb(). */
+static void
+start_call(Fixture *fix, const char *method, const char *name, Result *r)
+{
+    result_init(r, fix);
+    if (strcmp(method, GET_INFO) == 0) {
+        supervisor_client_get_process_info(fix->client, name, record_cb, r);
+    } else if (strcmp(method, START) == 0) {
+        supervisor_client_start_process(fix->client, name, record_cb, r);
+    } else {
+        g_assert_cmpstr(method, ==, STOP);
+        supervisor_client_stop_process(fix->client, name, record_cb, r);
+    }
+}
+
+/* The same, run until it completes. */
+static void
+call(Fixture *fix, const char *method, const char *name, Result *r)
+{
+    start_call(fix, method, name, r);
+    wait_for(fix, r);
+}
+
+/* Script @response, captured from supervisord, as the answer to @method
+ * on "qemu", then make that call. */
+static void
+call_replaying(Fixture *fix, const char *method, const char *response,
+               Result *r)
+{
+    fake_supervisor_expect_raw(
+        fix->fake, method, strcmp(method, GET_INFO) == 0 ? QEMU : QEMU_NOWAIT,
+        response);
+    call(fix, method, "qemu", r);
+}
+
+static void
+assert_info(const Result *r, SupProcState state, int pid, int exitstatus,
+            gint64 start, gint64 stop)
+{
+    g_assert_no_error(r->error);
+    g_assert_cmpint(r->reply.state, ==, state);
+    g_assert_cmpint(r->reply.pid, ==, pid);
+    g_assert_cmpint(r->reply.exitstatus, ==, exitstatus);
+    g_assert_cmpint(r->reply.start, ==, start);
+    g_assert_cmpint(r->reply.stop, ==, stop);
+}
+
+static void
+assert_fault_code(const Result *r, int code)
+{
+    g_assert_error(r->error, SUP_ERROR, SUP_ERROR_FAULT);
+    g_assert_cmpint(r->reply.fault_code, ==, code);
 }
 
 /* --- Each call against the fake --- */
@@ -380,44 +191,24 @@ wait_for(Fixture *fix, Result *r)
 static void
 test_get_process_info_stopped(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
-    fake_supervisor_expect_raw(fix->fake, GET_INFO, QEMU,
-                               SUPERVISORD_INFO_STOPPED);
-    supervisor_client_get_process_info(fix->client, "qemu", record_cb, &r);
-    wait_for(fix, &r);
+    call_replaying(fix, GET_INFO, SUPERVISORD_INFO_STOPPED, &r);
 
-    g_assert_no_error(r.error);
+    /* supervisord reports a process it killed with a signal as -1. */
+    assert_info(&r, SUP_PROC_STOPPED, 0, -1, 1795311234, 1795311236);
     g_assert_true(r.had_reply);
     g_assert_cmpint(r.reply.fault_code, ==, 0);
-    g_assert_cmpint(r.reply.state, ==, SUP_PROC_STOPPED);
-    g_assert_cmpint(r.reply.pid, ==, 0);
-    /* supervisord reports a process it killed with a signal as -1. */
-    g_assert_cmpint(r.reply.exitstatus, ==, -1);
-    g_assert_cmpint(r.reply.start, ==, 1795311234);
-    g_assert_cmpint(r.reply.stop, ==, 1795311236);
-    result_clear(&r);
 }
 
 static void
 test_get_process_info_running(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
-    fake_supervisor_expect_raw(fix->fake, GET_INFO, QEMU,
-                               SUPERVISORD_INFO_RUNNING);
-    supervisor_client_get_process_info(fix->client, "qemu", record_cb, &r);
-    wait_for(fix, &r);
+    call_replaying(fix, GET_INFO, SUPERVISORD_INFO_RUNNING, &r);
 
-    g_assert_no_error(r.error);
-    g_assert_cmpint(r.reply.state, ==, SUP_PROC_RUNNING);
-    g_assert_cmpint(r.reply.pid, ==, 13295);
-    g_assert_cmpint(r.reply.exitstatus, ==, 0);
-    g_assert_cmpint(r.reply.start, ==, 1795311240);
-    g_assert_cmpint(r.reply.stop, ==, 1795311236);
-    result_clear(&r);
+    assert_info(&r, SUP_PROC_RUNNING, 13295, 0, 1795311240, 1795311236);
 }
 
 static void
@@ -444,161 +235,126 @@ test_get_process_info_states(Fixture *fix, gconstpointer user_data)
             "<member><name>stop</name><value><int>6</int></value></member>"
             "</struct></value>",
             cases[i].code);
-        Result r;
+        g_auto(Result) r = {0};
 
-        result_init(&r, fix);
         fake_supervisor_expect_value(fix->fake, GET_INFO, QEMU, value);
-        supervisor_client_get_process_info(fix->client, "qemu", record_cb, &r);
-        wait_for(fix, &r);
-        g_assert_no_error(r.error);
-        g_assert_cmpint(r.reply.state, ==, cases[i].state);
-        g_assert_cmpint(r.reply.pid, ==, 42);
-        g_assert_cmpint(r.reply.exitstatus, ==, 1);
-        g_assert_cmpint(r.reply.start, ==, 5);
-        g_assert_cmpint(r.reply.stop, ==, 6);
-        result_clear(&r);
+        call(fix, GET_INFO, "qemu", &r);
+        assert_info(&r, cases[i].state, 42, 1, 5, 6);
     }
 }
 
 static void
 test_start_process(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
-    fake_supervisor_expect_raw(fix->fake, START, QEMU_NOWAIT,
-                               SUPERVISORD_START);
-    supervisor_client_start_process(fix->client, "qemu", record_cb, &r);
-    wait_for(fix, &r);
+    call_replaying(fix, START, SUPERVISORD_START, &r);
 
     g_assert_no_error(r.error);
     g_assert_true(r.had_reply);
     g_assert_cmpint(r.reply.fault_code, ==, 0);
-    result_clear(&r);
 }
 
 static void
 test_stop_process(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
-    fake_supervisor_expect_raw(fix->fake, STOP, QEMU_NOWAIT, SUPERVISORD_STOP);
-    supervisor_client_stop_process(fix->client, "qemu", record_cb, &r);
-    wait_for(fix, &r);
+    call_replaying(fix, STOP, SUPERVISORD_STOP, &r);
 
     g_assert_no_error(r.error);
     g_assert_true(r.had_reply);
-    result_clear(&r);
 }
 
 static void
 test_concurrent_calls(Fixture *fix, gconstpointer user_data)
 {
-    Result info, start, stop;
+    g_auto(Result) info = {0};
+    g_auto(Result) start = {0};
+    g_auto(Result) stop = {0};
 
-    result_init(&info, fix);
-    result_init(&start, fix);
-    result_init(&stop, fix);
     fake_supervisor_expect_raw(fix->fake, GET_INFO, QEMU,
                                SUPERVISORD_INFO_RUNNING);
     fake_supervisor_expect_raw(fix->fake, START, QEMU_NOWAIT,
                                SUPERVISORD_FAULT_ALREADY_STARTED);
     fake_supervisor_expect_raw(fix->fake, STOP, QEMU_NOWAIT, SUPERVISORD_STOP);
-    supervisor_client_get_process_info(fix->client, "qemu", record_cb, &info);
-    supervisor_client_start_process(fix->client, "qemu", record_cb, &start);
-    supervisor_client_stop_process(fix->client, "qemu", record_cb, &stop);
+    start_call(fix, GET_INFO, "qemu", &info);
+    start_call(fix, START, "qemu", &start);
+    start_call(fix, STOP, "qemu", &stop);
     wait_for(fix, &info);
     wait_for(fix, &start);
     wait_for(fix, &stop);
 
     g_assert_no_error(info.error);
     g_assert_cmpint(info.reply.pid, ==, 13295);
-    g_assert_error(start.error, SUP_ERROR, SUP_ERROR_FAULT);
-    g_assert_cmpint(start.reply.fault_code, ==, SUP_FAULT_ALREADY_STARTED);
+    assert_fault_code(&start, SUP_FAULT_ALREADY_STARTED);
     g_assert_no_error(stop.error);
-    result_clear(&info);
-    result_clear(&start);
-    result_clear(&stop);
 }
 
 /* --- Faults and bad answers --- */
 
+/* A fault captured from supervisord, for the test's user_data. */
+typedef struct {
+    const char *method;
+    const char *name; /* the process asked about */
+    const char *params;
+    const char *response;
+    int code;
+} FaultCase;
+
+static const FaultCase fault_bad_name = {
+    GET_INFO,           "nosuch", "\"nosuch\"", SUPERVISORD_FAULT_BAD_NAME,
+    SUP_FAULT_BAD_NAME,
+};
+static const FaultCase fault_already_started = {
+    START,
+    "qemu",
+    QEMU_NOWAIT,
+    SUPERVISORD_FAULT_ALREADY_STARTED,
+    SUP_FAULT_ALREADY_STARTED,
+};
+static const FaultCase fault_not_running = {
+    STOP,
+    "qemu",
+    QEMU_NOWAIT,
+    SUPERVISORD_FAULT_NOT_RUNNING,
+    SUP_FAULT_NOT_RUNNING,
+};
+
 static void
-assert_fault(Fixture *fix, const char *method, const char *params,
-             const char *response, int code)
+test_fault(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    const FaultCase *c = user_data;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
-    fake_supervisor_expect_raw(fix->fake, method, params, response);
-    if (strcmp(method, GET_INFO) == 0) {
-        supervisor_client_get_process_info(fix->client, "nosuch", record_cb,
-                                           &r);
-    } else if (strcmp(method, START) == 0) {
-        supervisor_client_start_process(fix->client, "qemu", record_cb, &r);
-    } else {
-        supervisor_client_stop_process(fix->client, "qemu", record_cb, &r);
-    }
-    wait_for(fix, &r);
+    fake_supervisor_expect_raw(fix->fake, c->method, c->params, c->response);
+    call(fix, c->method, c->name, &r);
 
-    g_assert_error(r.error, SUP_ERROR, SUP_ERROR_FAULT);
+    assert_fault_code(&r, c->code);
     g_assert_true(r.had_reply);
-    g_assert_cmpint(r.reply.fault_code, ==, code);
-    result_clear(&r);
-}
-
-static void
-test_fault_bad_name(Fixture *fix, gconstpointer user_data)
-{
-    assert_fault(fix, GET_INFO, "\"nosuch\"", SUPERVISORD_FAULT_BAD_NAME,
-                 SUP_FAULT_BAD_NAME);
-}
-
-static void
-test_fault_already_started(Fixture *fix, gconstpointer user_data)
-{
-    assert_fault(fix, START, QEMU_NOWAIT, SUPERVISORD_FAULT_ALREADY_STARTED,
-                 SUP_FAULT_ALREADY_STARTED);
-}
-
-static void
-test_fault_not_running(Fixture *fix, gconstpointer user_data)
-{
-    assert_fault(fix, STOP, QEMU_NOWAIT, SUPERVISORD_FAULT_NOT_RUNNING,
-                 SUP_FAULT_NOT_RUNNING);
 }
 
 static void
 test_fault_spawn_error(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
     fake_supervisor_expect_fault(fix->fake, START, QEMU_NOWAIT,
                                  SUP_FAULT_SPAWN_ERROR, "SPAWN_ERROR: qemu");
-    supervisor_client_start_process(fix->client, "qemu", record_cb, &r);
-    wait_for(fix, &r);
-    g_assert_error(r.error, SUP_ERROR, SUP_ERROR_FAULT);
-    g_assert_cmpint(r.reply.fault_code, ==, SUP_FAULT_SPAWN_ERROR);
-    result_clear(&r);
+    call(fix, START, "qemu", &r);
+    assert_fault_code(&r, SUP_FAULT_SPAWN_ERROR);
 }
 
 static void
 test_escaped_name(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
     /* The fake unescapes what it reads: the name must arrive intact. */
     fake_supervisor_expect_fault(fix->fake, GET_INFO, "\"a<b>&\"c'd\"",
                                  SUP_FAULT_BAD_NAME, "BAD_NAME: a<b>&\"c'd");
-    supervisor_client_get_process_info(fix->client, "a<b>&\"c'd", record_cb,
-                                       &r);
-    wait_for(fix, &r);
-    g_assert_error(r.error, SUP_ERROR, SUP_ERROR_FAULT);
-    g_assert_cmpint(r.reply.fault_code, ==, SUP_FAULT_BAD_NAME);
-    result_clear(&r);
+    call(fix, GET_INFO, "a<b>&\"c'd", &r);
+    assert_fault_code(&r, SUP_FAULT_BAD_NAME);
 }
 
 /* Run one getProcessInfo("qemu") after the caller scripted its answer and
@@ -606,14 +362,11 @@ test_escaped_name(Fixture *fix, gconstpointer user_data)
 static void
 assert_protocol_error(Fixture *fix)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
-    supervisor_client_get_process_info(fix->client, "qemu", record_cb, &r);
-    wait_for(fix, &r);
+    call(fix, GET_INFO, "qemu", &r);
     g_assert_error(r.error, SUP_ERROR, SUP_ERROR_PROTOCOL);
     g_assert_false(r.had_reply);
-    result_clear(&r);
 }
 
 static void
@@ -676,7 +429,7 @@ test_close_without_answer(Fixture *fix, gconstpointer user_data)
 static void
 test_wrong_result_type(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
     /* getProcessInfo wants a struct with the members it reads. */
     fake_supervisor_expect_value(fix->fake, GET_INFO, QEMU,
@@ -689,29 +442,23 @@ test_wrong_result_type(Fixture *fix, gconstpointer user_data)
     assert_protocol_error(fix);
 
     /* startProcess with wait=false answers true or a fault. */
-    result_init(&r, fix);
     fake_supervisor_expect_value(fix->fake, START, QEMU_NOWAIT,
                                  "<value><boolean>0</boolean></value>");
-    supervisor_client_start_process(fix->client, "qemu", record_cb, &r);
-    wait_for(fix, &r);
+    call(fix, START, "qemu", &r);
     g_assert_error(r.error, SUP_ERROR, SUP_ERROR_PROTOCOL);
-    result_clear(&r);
 }
 
 static void
 test_split_response(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
     fake_supervisor_expect_raw(fix->fake, GET_INFO, QEMU,
                                SUPERVISORD_INFO_RUNNING);
     fake_supervisor_split_last(fix->fake, 7);
-    supervisor_client_get_process_info(fix->client, "qemu", record_cb, &r);
-    wait_for(fix, &r);
+    call(fix, GET_INFO, "qemu", &r);
     g_assert_no_error(r.error);
     g_assert_cmpint(r.reply.pid, ==, 13295);
-    result_clear(&r);
 }
 
 /* --- Timeouts, deferral, exactly once, cancellation --- */
@@ -720,19 +467,16 @@ static void
 test_timeout_default(Fixture *fix, gconstpointer user_data)
 {
     gint64 start = bmc_loop_now_ms(fix->loop);
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
     fake_supervisor_expect_hang(fix->fake, GET_INFO, QEMU);
-    supervisor_client_get_process_info(fix->client, "qemu", record_cb, &r);
-    wait_for(fix, &r);
+    call(fix, GET_INFO, "qemu", &r);
 
     g_assert_error(r.error, SUP_ERROR, SUP_ERROR_TIMEOUT);
     g_assert_false(r.had_reply);
     g_assert_cmpint(r.done_ms - start, ==, 2000);
     /* The client hung up; the fake has seen it. */
     g_assert_cmpuint(fake_supervisor_get_open_connections(fix->fake), ==, 0);
-    result_clear(&r);
 }
 
 static void
@@ -741,7 +485,7 @@ test_timeout_custom(Fixture *fix, gconstpointer user_data)
     g_autoptr(SupervisorClient) client = supervisor_client_new(
         fix->loop, fake_supervisor_get_socket_path(fix->fake), 350);
     gint64 start = bmc_loop_now_ms(fix->loop);
-    Result r;
+    g_auto(Result) r = {0};
 
     result_init(&r, fix);
     fake_supervisor_expect_hang(fix->fake, STOP, QEMU_NOWAIT);
@@ -749,7 +493,6 @@ test_timeout_custom(Fixture *fix, gconstpointer user_data)
     wait_for(fix, &r);
     g_assert_error(r.error, SUP_ERROR, SUP_ERROR_TIMEOUT);
     g_assert_cmpint(r.done_ms - start, ==, 350);
-    result_clear(&r);
 }
 
 /* A call that will fail at once must still complete from the loop, and
@@ -762,7 +505,7 @@ assert_connect_error_deferred(const char *socket_path)
     g_autoptr(SupervisorClient) client =
         supervisor_client_new(loop, socket_path, 0);
     gint64 start = bmc_loop_now_ms(loop);
-    Result r = {.loop = loop};
+    g_auto(Result) r = {.loop = loop};
 
     supervisor_client_get_process_info(client, "qemu", record_cb, &r);
     g_assert_cmpuint(r.calls, ==, 0);
@@ -774,7 +517,6 @@ assert_connect_error_deferred(const char *socket_path)
     g_assert_false(r.had_reply);
     /* Delivered by a 0 ms timer, not by the timeout. */
     g_assert_cmpint(r.done_ms, ==, start);
-    result_clear(&r);
 }
 
 static void
@@ -807,42 +549,35 @@ test_socket_path_too_long(Fixture *fix, gconstpointer user_data)
 static void
 test_completes_once_with_loop_clean(Fixture *fix, gconstpointer user_data)
 {
-    Result r;
+    g_auto(Result) r = {0};
 
-    result_init(&r, fix);
     fake_supervisor_expect_raw(fix->fake, START, QEMU_NOWAIT,
                                SUPERVISORD_START);
-    supervisor_client_start_process(fix->client, "qemu", record_cb, &r);
+    start_call(fix, START, "qemu", &r);
     g_assert_cmpuint(r.calls, ==, 0);
     wait_for(fix, &r);
     /* Let a whole timeout period pass: a timer left armed would fire. */
     bmc_poll_loop_advance(fix->pl, 10000);
-    for (int i = 0; i < 10; i++) {
-        bmc_poll_loop_iterate(fix->pl, 0);
-    }
+    spin(fix);
     g_assert_cmpuint(r.calls, ==, 1);
     g_assert_no_error(r.error);
     g_assert_cmpuint(fake_supervisor_get_open_connections(fix->fake), ==, 0);
-    result_clear(&r);
 }
 
 static void
 test_free_cancels_pending(Fixture *fix, gconstpointer user_data)
 {
-    Result hung1, hung2, fresh;
+    g_auto(Result) hung1 = {0};
+    g_auto(Result) hung2 = {0};
+    g_auto(Result) fresh = {0};
 
-    result_init(&hung1, fix);
-    result_init(&hung2, fix);
-    result_init(&fresh, fix);
     fake_supervisor_expect_hang(fix->fake, GET_INFO, QEMU);
     fake_supervisor_expect_hang(fix->fake, START, QEMU_NOWAIT);
-    supervisor_client_get_process_info(fix->client, "qemu", record_cb, &hung1);
-    supervisor_client_start_process(fix->client, "qemu", record_cb, &hung2);
-    while (fake_supervisor_get_requests(fix->fake) < 2) {
-        g_assert_true(bmc_poll_loop_iterate(fix->pl, 0));
-    }
+    start_call(fix, GET_INFO, "qemu", &hung1);
+    start_call(fix, START, "qemu", &hung2);
+    wait_requests(fix, 2);
     /* And one that has not even sent its request. */
-    supervisor_client_stop_process(fix->client, "qemu", record_cb, &fresh);
+    start_call(fix, STOP, "qemu", &fresh);
 
     g_clear_pointer(&fix->client, supervisor_client_free);
     g_assert_cmpuint(hung1.calls, ==, 1);
@@ -855,14 +590,9 @@ test_free_cancels_pending(Fixture *fix, gconstpointer user_data)
 
     /* Nothing more arrives, and the sockets were closed. */
     bmc_poll_loop_advance(fix->pl, 10000);
-    for (int i = 0; i < 10; i++) {
-        bmc_poll_loop_iterate(fix->pl, 0);
-    }
+    spin(fix);
     g_assert_cmpuint(hung1.calls + hung2.calls + fresh.calls, ==, 3);
     g_assert_cmpuint(fake_supervisor_get_open_connections(fix->fake), ==, 0);
-    result_clear(&hung1);
-    result_clear(&hung2);
-    result_clear(&fresh);
 }
 
 static void
@@ -870,7 +600,7 @@ test_free_cancels_undelivered(Fixture *fix, gconstpointer user_data)
 {
     g_autofree char *path = g_build_filename(fix->tmpdir, "nosuch.sock", NULL);
     SupervisorClient *client = supervisor_client_new(fix->loop, path, 0);
-    Result r;
+    g_auto(Result) r = {0};
 
     /* The failure is known at once but not yet delivered: freeing the
      * client still completes the call exactly once, as cancelled. */
@@ -879,11 +609,8 @@ test_free_cancels_undelivered(Fixture *fix, gconstpointer user_data)
     supervisor_client_free(client);
     g_assert_cmpuint(r.calls, ==, 1);
     g_assert_error(r.error, SUP_ERROR, SUP_ERROR_CANCELLED);
-    for (int i = 0; i < 10; i++) {
-        bmc_poll_loop_iterate(fix->pl, 0);
-    }
+    spin(fix);
     g_assert_cmpuint(r.calls, ==, 1);
-    result_clear(&r);
 }
 
 typedef struct {
@@ -892,6 +619,16 @@ typedef struct {
     Result other;
     Result late;
 } Reentry;
+
+static void
+reentry_clear(Reentry *re)
+{
+    result_clear(&re->first);
+    result_clear(&re->other);
+    result_clear(&re->late);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Reentry, reentry_clear)
 
 static void
 free_client_cb(SupervisorClient *client, const SupReply *reply,
@@ -906,24 +643,20 @@ free_client_cb(SupervisorClient *client, const SupReply *reply,
 static void
 test_free_from_callback(Fixture *fix, gconstpointer user_data)
 {
-    Reentry re = {.fix = fix};
+    g_auto(Reentry) re = {.fix = fix};
 
     result_init(&re.first, fix);
-    result_init(&re.other, fix);
     fake_supervisor_expect_raw(fix->fake, START, QEMU_NOWAIT,
                                SUPERVISORD_START);
     fake_supervisor_expect_hang(fix->fake, GET_INFO, QEMU);
     supervisor_client_start_process(fix->client, "qemu", free_client_cb, &re);
-    supervisor_client_get_process_info(fix->client, "qemu", record_cb,
-                                       &re.other);
+    start_call(fix, GET_INFO, "qemu", &re.other);
     wait_for(fix, &re.first);
 
     g_assert_no_error(re.first.error);
     g_assert_null(fix->client);
     g_assert_cmpuint(re.other.calls, ==, 1);
     g_assert_error(re.other.error, SUP_ERROR, SUP_ERROR_CANCELLED);
-    result_clear(&re.first);
-    result_clear(&re.other);
 }
 
 static void
@@ -939,33 +672,27 @@ call_again_cb(SupervisorClient *client, const SupReply *reply,
 static void
 test_call_from_cancel_callback(Fixture *fix, gconstpointer user_data)
 {
-    Reentry re = {.fix = fix};
+    g_auto(Reentry) re = {.fix = fix};
 
     result_init(&re.first, fix);
     result_init(&re.late, fix);
     fake_supervisor_expect_hang(fix->fake, GET_INFO, QEMU);
     supervisor_client_get_process_info(fix->client, "qemu", call_again_cb, &re);
-    while (fake_supervisor_get_requests(fix->fake) < 1) {
-        g_assert_true(bmc_poll_loop_iterate(fix->pl, 0));
-    }
+    wait_requests(fix, 1);
     g_clear_pointer(&fix->client, supervisor_client_free);
 
     /* The call made while freeing is cancelled too, without a request. */
     g_assert_cmpuint(re.first.calls, ==, 1);
     g_assert_cmpuint(re.late.calls, ==, 1);
     g_assert_error(re.late.error, SUP_ERROR, SUP_ERROR_CANCELLED);
-    for (int i = 0; i < 10; i++) {
-        bmc_poll_loop_iterate(fix->pl, 0);
-    }
+    spin(fix);
     g_assert_cmpuint(fake_supervisor_get_requests(fix->fake), ==, 1);
-    result_clear(&re.first);
-    result_clear(&re.late);
 }
 
 static void
 test_new_call_from_callback(Fixture *fix, gconstpointer user_data)
 {
-    Reentry re = {.fix = fix};
+    g_auto(Reentry) re = {.fix = fix};
 
     result_init(&re.first, fix);
     result_init(&re.late, fix);
@@ -977,32 +704,34 @@ test_new_call_from_callback(Fixture *fix, gconstpointer user_data)
     wait_for(fix, &re.first);
     wait_for(fix, &re.late);
     g_assert_no_error(re.first.error);
-    g_assert_error(re.late.error, SUP_ERROR, SUP_ERROR_FAULT);
-    g_assert_cmpint(re.late.reply.fault_code, ==, SUP_FAULT_NOT_RUNNING);
-    result_clear(&re.first);
-    result_clear(&re.late);
+    assert_fault_code(&re.late, SUP_FAULT_NOT_RUNNING);
 }
 
 /* --- The fake itself --- */
+
+/* Run the calling test again in a subprocess, which the fake must fail
+ * with a message matching @stderr_pattern. */
+static void
+assert_fake_fails(const char *stderr_pattern)
+{
+    g_test_trap_subprocess(NULL, 10 * G_USEC_PER_SEC,
+                           G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr(stderr_pattern);
+}
 
 static void
 test_fake_unexpected_call(Fixture *fix, gconstpointer user_data)
 {
     if (g_test_subprocess()) {
-        Result r;
+        g_auto(Result) r = {0};
 
-        result_init(&r, fix);
         fake_supervisor_expect_raw(fix->fake, START, QEMU_NOWAIT,
                                    SUPERVISORD_START);
-        supervisor_client_stop_process(fix->client, "qemu", record_cb, &r);
-        wait_for(fix, &r);
-        result_clear(&r);
+        call(fix, STOP, "qemu", &r);
         return;
     }
-    g_test_trap_subprocess(NULL, 10 * G_USEC_PER_SEC,
-                           G_TEST_SUBPROCESS_DEFAULT);
-    g_test_trap_assert_failed();
-    g_test_trap_assert_stderr(
+    assert_fake_fails(
         "*unexpected call supervisor.stopProcess(\"qemu\", false), "
         "expected supervisor.startProcess(\"qemu\", false)*");
 }
@@ -1011,29 +740,30 @@ static void
 test_fake_unused_item(Fixture *fix, gconstpointer user_data)
 {
     if (g_test_subprocess()) {
-        Result r;
+        g_auto(Result) r = {0};
 
-        result_init(&r, fix);
         fake_supervisor_expect_raw(fix->fake, START, QEMU_NOWAIT,
                                    SUPERVISORD_START);
         fake_supervisor_expect_raw(fix->fake, STOP, QEMU_NOWAIT,
                                    SUPERVISORD_STOP);
-        supervisor_client_start_process(fix->client, "qemu", record_cb, &r);
-        wait_for(fix, &r);
-        result_clear(&r);
+        call(fix, START, "qemu", &r);
         return;
     }
-    g_test_trap_subprocess(NULL, 10 * G_USEC_PER_SEC,
-                           G_TEST_SUBPROCESS_DEFAULT);
-    g_test_trap_assert_failed();
-    g_test_trap_assert_stderr(
+    assert_fake_fails(
         "*script item never used: supervisor.stopProcess(\"qemu\", false)*");
+}
+
+static void
+add_data(const char *path, gconstpointer data,
+         void (*func)(Fixture *, gconstpointer))
+{
+    g_test_add(path, Fixture, data, fixture_setup, func, fixture_teardown);
 }
 
 static void
 add(const char *path, void (*func)(Fixture *, gconstpointer))
 {
-    g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown);
+    add_data(path, NULL, func);
 }
 
 int
@@ -1052,9 +782,11 @@ main(int argc, char **argv)
     add("/supervisor-client/concurrent-calls", test_concurrent_calls);
     add("/supervisor-client/escaped-name", test_escaped_name);
 
-    add("/supervisor-client/fault/bad-name", test_fault_bad_name);
-    add("/supervisor-client/fault/already-started", test_fault_already_started);
-    add("/supervisor-client/fault/not-running", test_fault_not_running);
+    add_data("/supervisor-client/fault/bad-name", &fault_bad_name, test_fault);
+    add_data("/supervisor-client/fault/already-started", &fault_already_started,
+             test_fault);
+    add_data("/supervisor-client/fault/not-running", &fault_not_running,
+             test_fault);
     add("/supervisor-client/fault/spawn-error", test_fault_spawn_error);
 
     add("/supervisor-client/bad-answer/http-500", test_http_500);

@@ -3,179 +3,14 @@
  *
  * xmlrpc.c does no I/O, so these tests need no sockets or temp dirs.  The
  * SUPERVISORD_* fixtures are whole HTTP responses captured from a real
- * supervisord 4.2.5 (unix_http_server, [program:qemu] command=sleep 1000).
+ * supervisord (see supervisord-fixtures.h).
  */
 #include "config.h"
 
 #include <string.h>
 
+#include "supervisord-fixtures.h"
 #include "xmlrpc.h"
-
-/* supervisor.getProcessInfo("qemu") while running. */
-static const char SUPERVISORD_INFO_RUNNING[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:02 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 1348\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<params>\n"
-    "<param>\n"
-    "<value><struct>\n"
-    "<member>\n"
-    "<name>name</name>\n"
-    "<value><string>qemu</string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>group</name>\n"
-    "<value><string>qemu</string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>start</name>\n"
-    "<value><int>1795311240</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>stop</name>\n"
-    "<value><int>1795311236</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>now</name>\n"
-    "<value><int>1795311242</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>state</name>\n"
-    "<value><int>20</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>statename</name>\n"
-    "<value><string>RUNNING</string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>spawnerr</name>\n"
-    "<value><string></string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>exitstatus</name>\n"
-    "<value><int>0</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>logfile</name>\n"
-    "<value><string>/tmp/supcheck/qemu-stdout---supervisor-hr39cmen.log</"
-    "string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>stdout_logfile</name>\n"
-    "<value><string>/tmp/supcheck/qemu-stdout---supervisor-hr39cmen.log</"
-    "string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>stderr_logfile</name>\n"
-    "<value><string>/tmp/supcheck/qemu-stderr---supervisor-yrgxgcfw.log</"
-    "string></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>pid</name>\n"
-    "<value><int>13295</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>description</name>\n"
-    "<value><string>pid 13295, uptime 0:00:02</string></value>\n"
-    "</member>\n"
-    "</struct></value>\n"
-    "</param>\n"
-    "</params>\n"
-    "</methodResponse>\n";
-
-/* supervisor.startProcess("qemu", false) */
-static const char SUPERVISORD_START[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:00 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 129\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<params>\n"
-    "<param>\n"
-    "<value><boolean>1</boolean></value>\n"
-    "</param>\n"
-    "</params>\n"
-    "</methodResponse>\n";
-
-/* supervisor.getProcessInfo("nosuch") */
-static const char SUPERVISORD_FAULT_BAD_NAME[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:03 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 272\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<fault>\n"
-    "<value><struct>\n"
-    "<member>\n"
-    "<name>faultCode</name>\n"
-    "<value><int>10</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>faultString</name>\n"
-    "<value><string>BAD_NAME: nosuch</string></value>\n"
-    "</member>\n"
-    "</struct></value>\n"
-    "</fault>\n"
-    "</methodResponse>\n";
-
-/* supervisor.startProcess("qemu", false) while running. */
-static const char SUPERVISORD_FAULT_ALREADY_STARTED[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:02 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 277\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<fault>\n"
-    "<value><struct>\n"
-    "<member>\n"
-    "<name>faultCode</name>\n"
-    "<value><int>60</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>faultString</name>\n"
-    "<value><string>ALREADY_STARTED: qemu</string></value>\n"
-    "</member>\n"
-    "</struct></value>\n"
-    "</fault>\n"
-    "</methodResponse>\n";
-
-/* supervisor.stopProcess("qemu", false) while stopped. */
-static const char SUPERVISORD_FAULT_NOT_RUNNING[] =
-    "HTTP/1.0 200 OK\r\n"
-    "Server: Medusa/1.12\r\n"
-    "Date: Sun, 22 Nov 2026 01:34:03 GMT\r\n"
-    "Content-Type: text/xml\r\n"
-    "Content-Length: 273\r\n"
-    "\r\n"
-    "<?xml version='1.0'?>\n"
-    "<methodResponse>\n"
-    "<fault>\n"
-    "<value><struct>\n"
-    "<member>\n"
-    "<name>faultCode</name>\n"
-    "<value><int>70</int></value>\n"
-    "</member>\n"
-    "<member>\n"
-    "<name>faultString</name>\n"
-    "<value><string>NOT_RUNNING: qemu</string></value>\n"
-    "</member>\n"
-    "</struct></value>\n"
-    "</fault>\n"
-    "</methodResponse>\n";
 
 /* Parse a whole HTTP response down to its value. */
 static XmlRpcValue *
@@ -295,53 +130,62 @@ assert_http_error(const char *response, gsize len, int code)
     g_test_message("%s", error->message);
 }
 
-static void
-test_http_ok(void)
+/* The first @len bytes of @response are a whole, well-framed response:
+ * returns its body, @body_len bytes long. */
+static const char *
+assert_http_ok(const char *response, gsize len, gsize *body_len)
 {
     g_autoptr(GError) error = NULL;
     const char *body = NULL;
-    gsize body_len = 0;
 
-    g_assert_true(xmlrpc_parse_http_response(SUPERVISORD_START,
-                                             strlen(SUPERVISORD_START), &body,
-                                             &body_len, &error));
+    g_assert_true(
+        xmlrpc_parse_http_response(response, len, &body, body_len, &error));
     g_assert_no_error(error);
+    return body;
+}
+
+static void
+test_http_ok(void)
+{
+    gsize body_len = 0;
+    const char *body =
+        assert_http_ok(SUPERVISORD_START, strlen(SUPERVISORD_START), &body_len);
+
     g_assert_cmpuint(body_len, ==, 129);
     g_assert_true(g_str_has_prefix(body, "<?xml version='1.0'?>\n"));
 }
 
+/* A well-framed response, for the test's data, and the body it frames. */
+typedef struct {
+    const char *response;
+    const char *body;
+} HttpCase;
+
+static const HttpCase http_no_content_length = {
+    "HTTP/1.0 200 OK\r\n"
+    "content-type: text/xml\r\n"
+    "\r\n"
+    "<body/>",
+    "<body/>",
+};
+
+static const HttpCase http_content_length_case = {
+    "HTTP/1.1 200 OK\r\n"
+    "content-LENGTH:   3  \r\n"
+    "\r\n"
+    "abc",
+    "abc",
+};
+
 static void
-test_http_no_content_length(void)
+test_http_body(gconstpointer data)
 {
-    static const char response[] = "HTTP/1.0 200 OK\r\n"
-                                   "content-type: text/xml\r\n"
-                                   "\r\n"
-                                   "<body/>";
-    g_autoptr(GError) error = NULL;
-    const char *body = NULL;
+    const HttpCase *c = data;
     gsize body_len = 0;
+    const char *body =
+        assert_http_ok(c->response, strlen(c->response), &body_len);
 
-    g_assert_true(xmlrpc_parse_http_response(response, strlen(response), &body,
-                                             &body_len, &error));
-    g_assert_no_error(error);
-    g_assert_cmpmem(body, body_len, "<body/>", 7);
-}
-
-static void
-test_http_content_length_case(void)
-{
-    static const char response[] = "HTTP/1.1 200 OK\r\n"
-                                   "content-LENGTH:   3  \r\n"
-                                   "\r\n"
-                                   "abc";
-    g_autoptr(GError) error = NULL;
-    const char *body = NULL;
-    gsize body_len = 0;
-
-    g_assert_true(xmlrpc_parse_http_response(response, strlen(response), &body,
-                                             &body_len, &error));
-    g_assert_no_error(error);
-    g_assert_cmpmem(body, body_len, "abc", 3);
+    g_assert_cmpmem(body, body_len, c->body, strlen(c->body));
 }
 
 static void
@@ -355,37 +199,33 @@ test_http_status_500(void)
     assert_http_error(response, strlen(response), XMLRPC_ERROR_HTTP_STATUS);
 }
 
+/* Each response of the NULL-terminated @data is badly framed. */
 static void
-test_http_bad_status_line(void)
+test_http_bad_framing(gconstpointer data)
 {
-    static const char *const responses[] = {
-        "garbage\r\n\r\n",        "HTTP/2 200 OK\r\n\r\n",
-        "HTTP/1.0 20 OK\r\n\r\n", "HTTP/1.0 2000 OK\r\n\r\n",
-        "HTTP/1.0 200OK\r\n\r\n", "\r\n\r\n",
-    };
-
-    for (gsize i = 0; i < G_N_ELEMENTS(responses); i++) {
-        assert_http_error(responses[i], strlen(responses[i]),
-                          XMLRPC_ERROR_HTTP);
+    for (const char *const *r = data; *r; r++) {
+        assert_http_error(*r, strlen(*r), XMLRPC_ERROR_HTTP);
     }
 }
 
-static void
-test_http_bad_headers(void)
-{
-    static const char *const responses[] = {
-        "HTTP/1.0 200 OK\r\nno colon here\r\n\r\n",
-        "HTTP/1.0 200 OK\r\nContent-Length: x\r\n\r\n",
-        "HTTP/1.0 200 OK\r\nContent-Length: -1\r\n\r\n",
-        "HTTP/1.0 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
-        "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    };
+static const char *const bad_status_lines[] = {
+    "garbage\r\n\r\n",
+    "HTTP/2 200 OK\r\n\r\n",
+    "HTTP/1.0 20 OK\r\n\r\n",
+    "HTTP/1.0 2000 OK\r\n\r\n",
+    "HTTP/1.0 200OK\r\n\r\n",
+    "\r\n\r\n",
+    NULL,
+};
 
-    for (gsize i = 0; i < G_N_ELEMENTS(responses); i++) {
-        assert_http_error(responses[i], strlen(responses[i]),
-                          XMLRPC_ERROR_HTTP);
-    }
-}
+static const char *const bad_headers[] = {
+    "HTTP/1.0 200 OK\r\nno colon here\r\n\r\n",
+    "HTTP/1.0 200 OK\r\nContent-Length: x\r\n\r\n",
+    "HTTP/1.0 200 OK\r\nContent-Length: -1\r\n\r\n",
+    "HTTP/1.0 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    NULL,
+};
 
 static void
 test_http_truncated_headers(void)
@@ -419,20 +259,14 @@ test_http_oversized(void)
     gsize len = XMLRPC_MAX_RESPONSE + 1;
     g_autofree char *big = g_malloc(len);
     static const char head[] = "HTTP/1.0 200 OK\r\n\r\n";
+    gsize body_len = 0;
 
     memset(big, 'x', len);
     memcpy(big, head, strlen(head));
     assert_http_error(big, len, XMLRPC_ERROR_TOO_LARGE);
     /* Exactly at the cap is still fine as far as size goes. */
-    {
-        g_autoptr(GError) error = NULL;
-        const char *body;
-        gsize body_len;
-
-        g_assert_true(
-            xmlrpc_parse_http_response(big, len - 1, &body, &body_len, &error));
-        g_assert_cmpuint(body_len, ==, len - 1 - strlen(head));
-    }
+    assert_http_ok(big, len - 1, &body_len);
+    g_assert_cmpuint(body_len, ==, len - 1 - strlen(head));
 }
 
 /* --- Values --- */
@@ -688,13 +522,15 @@ main(int argc, char **argv)
     g_test_add_func("/xmlrpc/build/http-request", test_build_http_request);
 
     g_test_add_func("/xmlrpc/http/ok", test_http_ok);
-    g_test_add_func("/xmlrpc/http/no-content-length",
-                    test_http_no_content_length);
-    g_test_add_func("/xmlrpc/http/content-length-case",
-                    test_http_content_length_case);
+    g_test_add_data_func("/xmlrpc/http/no-content-length",
+                         &http_no_content_length, test_http_body);
+    g_test_add_data_func("/xmlrpc/http/content-length-case",
+                         &http_content_length_case, test_http_body);
     g_test_add_func("/xmlrpc/http/status-500", test_http_status_500);
-    g_test_add_func("/xmlrpc/http/bad-status-line", test_http_bad_status_line);
-    g_test_add_func("/xmlrpc/http/bad-headers", test_http_bad_headers);
+    g_test_add_data_func("/xmlrpc/http/bad-status-line", bad_status_lines,
+                         test_http_bad_framing);
+    g_test_add_data_func("/xmlrpc/http/bad-headers", bad_headers,
+                         test_http_bad_framing);
     g_test_add_func("/xmlrpc/http/truncated-headers",
                     test_http_truncated_headers);
     g_test_add_func("/xmlrpc/http/truncated-body", test_http_truncated_body);
