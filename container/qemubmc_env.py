@@ -71,6 +71,15 @@ def existing_file(env, name):
     return os.path.abspath(raw)
 
 
+def existing_dir(env, name):
+    raw = _get(env, name, "")
+    if raw == "":
+        return None
+    if not os.path.isdir(raw):
+        raise EnvError(f"{name}={raw!r}: no such directory")
+    return os.path.abspath(raw)
+
+
 def choice(env, name, default, choices):
     raw = _get(env, name, default)
     if raw not in choices:
@@ -129,6 +138,10 @@ def read_vm(env):
         "initrd": existing_file(env, "VM_INITRD"),
         "append": _get(env, "VM_APPEND", ""),
         "boot": choice(env, "VM_BOOT", "disk", ("disk", "cdrom", "network")),
+        "boot_mode": choice(env, "VM_BOOT_MODE", "bios", ("bios", "uefi")),
+        "net_tftp": existing_dir(env, "VM_NET_TFTP"),
+        "net_bootfile": _get(env, "VM_NET_BOOTFILE", ""),
+        "net_bootfile_efi": _get(env, "VM_NET_BOOTFILE_EFI", ""),
         "kvm": boolean(env, "ENABLE_KVM", True),
         "vnc_port": integer(env, "VNC_PORT", None, 5900, 65535),
         "extra": extra_args(env),

@@ -133,6 +133,29 @@ apply(BmcConfig *cfg, const char *key, const char *value, GError **error)
             return FALSE;
         }
         return TRUE;
+    } else if (g_str_equal(key, "boot")) {
+        static const char *const names[] = {
+            [BOOT_ORDER_DISK] = "disk",
+            [BOOT_ORDER_CDROM] = "cdrom",
+            [BOOT_ORDER_NETWORK] = "network",
+        };
+        for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+            if (g_str_equal(value, names[i])) {
+                cfg->boot_default = (BootOrder)i;
+                return TRUE;
+            }
+        }
+        g_set_error(error, BMC_CONFIG_ERROR, 0,
+                    "boot=%s: expected disk, cdrom or network", value);
+        return FALSE;
+    } else if (g_str_equal(key, "firmware")) {
+        if (!g_str_equal(value, "bios") && !g_str_equal(value, "uefi")) {
+            g_set_error(error, BMC_CONFIG_ERROR, 0,
+                        "firmware=%s: expected bios or uefi", value);
+            return FALSE;
+        }
+        cfg->uefi = g_str_equal(value, "uefi");
+        return TRUE;
     } else if (g_str_equal(key, "ciphers")) {
         return parse_ciphers(cfg, value, error);
     } else if (g_str_equal(key, "qmp_timeout")) {

@@ -19,6 +19,8 @@ typedef struct {
     char *run_dir;                 /* run= */
     GLogLevelFlags log_level;      /* log=error|warning|info|debug */
     MachinePolicy restore_default; /* restore=always-off|previous|always-on */
+    BootOrder boot_default;        /* boot=disk|cdrom|network */
+    gboolean uefi;                 /* firmware=bios|uefi */
     guint cipher_suites;           /* ciphers=3,8,12: bit per suite id */
     guint command_timeout_ms;      /* qmp_timeout=MS */
 } BmcConfig;

@@ -88,6 +88,7 @@ chassis_control(BmcContext *ctx, const BmcRequest *req, guint8 *rsp,
     if (!check_len(req, 1, rsp, rsp_len)) {
         return;
     }
+    machine_chassis_control_received(m);
     switch (req->data[0] & 0x0f) {
     case 0x0:
         ok = machine_power_off(m, &error);
@@ -173,6 +174,26 @@ get_system_restart_cause(BmcContext *ctx, const BmcRequest *req, guint8 *rsp,
     *rsp_len = 3;
 }
 
+/* 28.12 Set System Boot Options */
+static void
+set_system_boot_options(BmcContext *ctx, const BmcRequest *req, guint8 *rsp,
+                        gsize *rsp_len)
+{
+    rsp[0] = machine_boot_set(ctx->machine, req->data, req->len);
+    *rsp_len = 1;
+}
+
+/* 28.13 Get System Boot Options */
+static void
+get_system_boot_options(BmcContext *ctx, const BmcRequest *req, guint8 *rsp,
+                        gsize *rsp_len)
+{
+    gsize n = 0;
+
+    rsp[0] = machine_boot_get(ctx->machine, req->data, req->len, rsp + 1, &n);
+    *rsp_len = rsp[0] == IPMI_CC_OK ? 1 + n : 1;
+}
+
 const BmcCommand chassis_commands[] = {
     {IPMI_NETFN_CHASSIS, 0x00, "Get Chassis Capabilities",
      get_chassis_capabilities},
@@ -183,6 +204,10 @@ const BmcCommand chassis_commands[] = {
      set_power_restore_policy},
     {IPMI_NETFN_CHASSIS, 0x07, "Get System Restart Cause",
      get_system_restart_cause},
+    {IPMI_NETFN_CHASSIS, 0x08, "Set System Boot Options",
+     set_system_boot_options},
+    {IPMI_NETFN_CHASSIS, 0x09, "Get System Boot Options",
+     get_system_boot_options},
     {0, 0, NULL, NULL},
 };
 

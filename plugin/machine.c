@@ -16,74 +16,9 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-#include "machine.h"
-#include "qmp-client.h"
-#include "supervisor-client.h"
+#include "machine-private.h"
 
 G_DEFINE_QUARK(qemu_bmc_machine_error, machine_error)
-
-#define STATE_FILE     "qemu-bmc.state"
-#define RESTORE_MARKER "qemu-bmc.restored"
-#define KICK_MS        50 /* QMP connect retry while a power-on is pending */
-#define FAST_POLL_MS   100
-#define RETRY_MS       500 /* supervisord did not take a start or stop */
-/* SeaBIOS resets the machine itself twice within ~50 ms of a reset: such
- * "guest" resets right after a boot we started are the firmware's, not a
- * reboot from the OS. */
-#define FIRMWARE_RESET_MS 3000
-
-typedef enum {
-    ACTION_NONE,
-    ACTION_POWERING_ON,  /* start asked; waiting for QEMU to be seen */
-    ACTION_POWERING_OFF, /* stop asked; waiting for QEMU to be gone */
-    ACTION_CYCLE_OFF,    /* as POWERING_OFF, then power on again */
-} Action;
-
-struct Machine {
-    BmcLoop *loop;
-    char *program;
-    char *state_path;
-    char *marker_path;
-    MachinePolicy restore_default;
-    guint poll_ms;
-    guint action_timeout_ms;
-
-    QmpClient *qmp;
-    SupervisorClient *sup;
-    BmcTimer *poll_timer;
-    BmcTimer *kick_timer;
-    BmcTimer *action_timer;
-    BmcTimer *retry_timer;
-    BmcTimer *identify_timer;
-
-    /* Observations. */
-    gboolean qmp_ready;
-    gboolean sup_known;
-    SupProcState sup_state;
-    int sup_pid;
-    int dead_pid;    /* pid whose QMP link went down */
-    guint64 sup_seq; /* ids of getProcessInfo calls sent */
-    gboolean sup_inflight;
-    guint64 start_seq; /* first poll id that sees our start */
-    gboolean start_accepted;
-    gboolean request_inflight; /* a start or stop call is out */
-    gboolean was_on;
-
-    /* Intent. */
-    Action action;
-    guint8 action_channel;
-    gboolean pending_restore;
-
-    /* Settings and history. */
-    gboolean policy_explicit;
-    MachinePolicy policy;
-    gboolean last_power_on;
-    guint8 last_event;
-    MachineRestartCause restart_cause;
-    guint8 restart_channel;
-    gint64 boot_started_ms; /* when we last reset or started QEMU */
-    guint identify; /* 0 off, 1 temporary, 2 indefinite */
-};
 
 static void update(Machine *m);
 static void poll_supervisor(Machine *m);
@@ -146,10 +81,11 @@ load_state(Machine *m)
     }
     m->last_power_on =
         g_key_file_get_boolean(kf, "chassis", "last-power-on", NULL);
+    machine_boot_load(m, kf);
 }
 
-static gboolean
-save_state(Machine *m, GError **error)
+gboolean
+machine_save_state(Machine *m, GError **error)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autofree char *data = NULL;
@@ -160,6 +96,7 @@ save_state(Machine *m, GError **error)
                               machine_policy_to_string(m->policy));
     }
     g_key_file_set_boolean(kf, "chassis", "last-power-on", m->last_power_on);
+    machine_boot_save(m, kf);
     data = g_key_file_to_data(kf, &len, NULL);
     /* Atomic replace: a crash or a full disk leaves the old file whole. */
     if (!g_file_set_contents_full(m->state_path, data, len,
@@ -259,6 +196,7 @@ start_qemu(Machine *m)
     m->start_accepted = FALSE;
     m->start_seq = G_MAXUINT64;
     bmc_timer_start(m->loop, m->kick_timer, KICK_MS);
+    machine_boot_before_start(m);
     request_start(m);
 }
 
@@ -296,6 +234,15 @@ stop_qemu(Machine *m, Action action)
 {
     set_action(m, action);
     request_stop(m);
+}
+
+/* Off, then on once the old QEMU is surely gone. */
+static void
+cycle(Machine *m)
+{
+    m->last_event |= 0x10;
+    stop_qemu(m, ACTION_CYCLE_OFF);
+    update(m);
 }
 
 static void
@@ -444,7 +391,7 @@ update(Machine *m)
         m->was_on = on;
         if (on != m->last_power_on) {
             m->last_power_on = on;
-            if (!save_state(m, &error)) {
+            if (!machine_save_state(m, &error)) {
                 g_warning("%s", error->message);
             }
         }
@@ -510,6 +457,7 @@ on_qmp_state(QmpClient *qmp, QmpState state, const GError *why, gpointer data)
     if (ready) {
         g_debug("QMP link up");
         qmp_client_execute(qmp, "query-status", NULL, on_query_status, m);
+        machine_boot_on_qmp_ready(m);
     } else {
         g_debug("QMP link down: %s", why ? why->message : "?");
         /* The process behind the link is gone (or unusable): do not let a
@@ -531,10 +479,19 @@ on_qmp_event(QmpClient *qmp, const char *name, JsonObject *data,
                                  data, "guest", FALSE);
 
     g_debug("QMP event %s%s", name, guest ? " (guest)" : "");
-    if (g_str_equal(name, "RESET") && guest &&
-        bmc_loop_now_ms(m->loop) - m->boot_started_ms > FIRMWARE_RESET_MS) {
+    if (g_str_equal(name, "RESET") && !guest) {
+        machine_boot_on_reset(m, FALSE);
+    } else if (g_str_equal(name, "RESET") &&
+               bmc_loop_now_ms(m->loop) - m->boot_started_ms >
+                   FIRMWARE_RESET_MS) {
+        /* A reboot from inside the VM. */
         m->restart_cause = MACHINE_CAUSE_SOFT_RESET;
         m->restart_channel = 0;
+        m->boot_started_ms = bmc_loop_now_ms(m->loop);
+        if (!machine_boot_on_reset(m, TRUE)) {
+            g_message("guest reboot: the boot override needs a new QEMU");
+            cycle(m);
+        }
     } else if (g_str_equal(name, "SHUTDOWN") && guest) {
         g_message("guest powered off");
     }
@@ -635,6 +592,16 @@ machine_soft_off(Machine *m, GError **error)
 gboolean
 machine_reset(Machine *m, guint8 channel, GError **error)
 {
+    if (!need_qmp(m, "hard reset", error)) {
+        return FALSE;
+    }
+    if (!machine_boot_before_reset(m)) {
+        g_message("hard reset: the boot override needs a new QEMU: cycling");
+        m->restart_cause = MACHINE_CAUSE_CHASSIS_CONTROL;
+        m->restart_channel = channel;
+        cycle(m);
+        return TRUE;
+    }
     if (!qmp_action(m, "hard reset", "system_reset", error)) {
         return FALSE;
     }
@@ -664,9 +631,7 @@ machine_power_cycle(Machine *m, guint8 channel, GError **error)
     g_message("power cycle");
     m->restart_cause = MACHINE_CAUSE_CHASSIS_CONTROL;
     m->restart_channel = channel;
-    m->last_event |= 0x10;
-    stop_qemu(m, ACTION_CYCLE_OFF);
-    update(m);
+    cycle(m);
     return TRUE;
 }
 
@@ -685,7 +650,7 @@ machine_set_restore_policy(Machine *m, MachinePolicy policy, GError **error)
 
     m->policy = policy;
     m->policy_explicit = TRUE;
-    if (!save_state(m, &local)) {
+    if (!machine_save_state(m, &local)) {
         m->policy = old;
         m->policy_explicit = old_explicit;
         g_set_error(error, MACHINE_ERROR, MACHINE_ERROR_IO, "%s",
@@ -766,6 +731,7 @@ machine_new(BmcLoop *loop, const MachineConfig *cfg, GError **error)
         return NULL;
     }
     m->loop = loop;
+    machine_boot_init(m, cfg);
     m->program = g_strdup(cfg->program);
     m->state_path = g_build_filename(cfg->state_dir, STATE_FILE, NULL);
     m->marker_path = g_build_filename(cfg->run_dir, RESTORE_MARKER, NULL);
@@ -818,6 +784,7 @@ machine_free(Machine *m)
     bmc_timer_free(m->loop, m->action_timer);
     bmc_timer_free(m->loop, m->retry_timer);
     bmc_timer_free(m->loop, m->identify_timer);
+    machine_boot_free(m);
     g_free(m->program);
     g_free(m->state_path);
     g_free(m->marker_path);

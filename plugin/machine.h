@@ -46,6 +46,13 @@ typedef enum {
 const char *machine_policy_to_string(MachinePolicy policy);
 gboolean machine_policy_from_string(const char *s, MachinePolicy *policy);
 
+/* The default boot order (VM_BOOT): which device comes first. */
+typedef enum {
+    BOOT_ORDER_DISK,
+    BOOT_ORDER_CDROM,
+    BOOT_ORDER_NETWORK,
+} BootOrder;
+
 typedef struct {
     const char *qmp_socket;
     const char *supervisor_socket;
@@ -53,6 +60,8 @@ typedef struct {
     const char *state_dir;
     const char *run_dir;
     MachinePolicy restore_default;
+    BootOrder boot_default;
+    gboolean uefi; /* default firmware: OVMF rather than SeaBIOS */
     guint qmp_command_timeout_ms;
     guint supervisor_poll_ms; /* default 1000 */
     guint action_timeout_ms;  /* default 30000 */
@@ -84,6 +93,15 @@ gboolean machine_set_restore_policy(Machine *m, MachinePolicy policy,
 /* Get Chassis Status byte 3 (last power event). */
 guint8 machine_get_last_power_event(Machine *m);
 MachineRestartCause machine_get_restart_cause(Machine *m, guint8 *channel);
+
+/* System Boot Options (IPMI bytes after the completion code); each returns
+ * the completion code.  See machine-boot.c. */
+guint8 machine_boot_set(Machine *m, const guint8 *req, gsize len);
+guint8 machine_boot_get(Machine *m, const guint8 *req, gsize len, guint8 *rsp,
+                        gsize *rsp_len);
+
+/* A Chassis Control command arrived (ends the boot flags' 60 s rule). */
+void machine_chassis_control_received(Machine *m);
 
 /* Chassis identify: @seconds 0 = off; @forever wins over @seconds. */
 void machine_identify(Machine *m, guint seconds, gboolean forever);

@@ -187,6 +187,8 @@ ipmi_sim_module_init(sys_data_t *sys, const char *initstr)
         .state_dir = plugin.config.state_dir,
         .run_dir = plugin.config.run_dir,
         .restore_default = plugin.config.restore_default,
+        .boot_default = plugin.config.boot_default,
+        .uefi = plugin.config.uefi,
         .qmp_command_timeout_ms = plugin.config.command_timeout_ms,
     };
     plugin.machine = machine_new(plugin.loop, &mcfg, &error);

@@ -243,6 +243,16 @@ fixture_teardown(Fixture *f, gconstpointer data)
     g_free(f->qmp_path);
 }
 
+/* The machine puts the devices' boot order into QEMU (6 qom-set: every
+ * device moved out of the way, then each to its place). */
+static void
+expect_boot_order(Fixture *f)
+{
+    for (int i = 0; i < 6; i++) {
+        fake_qmp_expect(f->qmp, "qom-set", NULL, "{}");
+    }
+}
+
 /* Power on through supervisord; QEMU then appears on QMP. */
 static void
 power_on(Fixture *f)
@@ -257,7 +267,9 @@ power_on(Fixture *f)
     f->qmp = fake_qmp_new(f->loop, f->qmp_path);
     fake_qmp_expect(f->qmp, "query-status", NULL,
                     "{\"status\": \"running\", \"running\": true}");
-    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    /* Once the firmware has picked its boot device. */
+    expect_boot_order(f);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 30000));
     g_assert_true(fake_qmp_is_ready(f->qmp));
     run_for(f, 200);
     g_assert_true(machine_is_powered_on(f->machine));
@@ -323,6 +335,7 @@ static void
 test_qmp_actions(Fixture *f, gconstpointer data)
 {
     power_on(f);
+    expect_boot_order(f); /* a reset boots with the current order */
     fake_qmp_expect(f->qmp, "system_reset", NULL, "{}");
     fake_qmp_expect(f->qmp, "inject-nmi", NULL, "{}");
     fake_qmp_expect(f->qmp, "system_powerdown", NULL, "{}");
@@ -375,7 +388,8 @@ test_power_cycle(Fixture *f, gconstpointer data)
     g_assert_true(wait_power(f, TRUE, 5000));
     f->qmp = fake_qmp_new(f->loop, f->qmp_path);
     fake_qmp_expect(f->qmp, "query-status", NULL, "{\"status\": \"running\"}");
-    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    expect_boot_order(f);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 30000));
     run_for(f, 200);
     g_assert_true(machine_is_powered_on(f->machine));
 }
@@ -385,6 +399,7 @@ test_frozen_qemu_still_answers(Fixture *f, gconstpointer data)
 {
     power_on(f);
     /* QEMU stops answering: commands time out, IPMI answers regardless. */
+    expect_boot_order(f);
     fake_qmp_expect_no_reply(f->qmp, "system_reset", NULL);
     /* While expectations are set GLib aborts on any other message. */
     g_test_expect_message("qemu-bmc", G_LOG_LEVEL_MESSAGE, "hard reset");
@@ -474,6 +489,195 @@ test_payload_support(Fixture *f, gconstpointer data)
                      IPMI_CC_REQ_LEN_INVALID);
 }
 
+static guint8
+boot_set(Fixture *f, const guint8 *req, gsize len)
+{
+    return request(f, IPMI_NETFN_CHASSIS, 0x08, req, len, NULL, NULL);
+}
+
+/* Byte 1 of parameter 5 as Get System Boot Options reads it. */
+static guint8
+boot_flags_byte(Fixture *f)
+{
+    const guint8 req[] = {0x05, 0x00, 0x00};
+    guint8 rsp[IPMI_MAX_RSP];
+    gsize n;
+
+    g_assert_cmpuint(request(f, IPMI_NETFN_CHASSIS, 0x09, req, 3, rsp, &n), ==,
+                     IPMI_CC_OK);
+    g_assert_cmpuint(n, ==, 8);
+    return rsp[3];
+}
+
+static char *
+state_text(Fixture *f)
+{
+    g_autofree char *path =
+        g_build_filename(f->dir, "state", "qemu-bmc.state", NULL);
+    char *text = NULL;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    return text;
+}
+
+/* The order qom-set gives QEMU: three devices out of the way, then each
+ * to its place. */
+static void
+expect_order(Fixture *f, const char *first, const char *second,
+             const char *third)
+{
+    const char *order[] = {first, second, third};
+
+    for (int i = 0; i < 3; i++) {
+        fake_qmp_expect(f->qmp, "qom-set", NULL, "{}");
+    }
+    for (int i = 0; i < 3; i++) {
+        g_autofree char *args = g_strdup_printf(
+            "{\"path\": \"/machine/peripheral/%s\", \"property\": "
+            "\"bootindex\", \"value\": %d}",
+            order[i], i + 1);
+        fake_qmp_expect(f->qmp, "qom-set", args, "{}");
+    }
+}
+
+/* A next-boot-only CD-ROM override: the launcher's plan has it first, the
+ * boot uses it up, and QEMU gets the default order back afterwards. */
+static void
+test_boot_next_only(Fixture *f, gconstpointer data)
+{
+    const guint8 cdrom[] = {0x05, 0x80, 0x14, 0x00, 0x00, 0x00};
+    g_autofree char *text = NULL;
+
+    g_assert_cmpuint(boot_set(f, cdrom, sizeof(cdrom)), ==, IPMI_CC_OK);
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0x80);
+    power_on(f); /* expects the default order back, 15 s after */
+    text = state_text(f);
+    g_assert_nonnull(strstr(text, "order=disk0,cd0,net0"));
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0x00); /* used up */
+}
+
+static void
+test_boot_plan_for_launcher(Fixture *f, gconstpointer data)
+{
+    const guint8 pxe_efi[] = {0x05, 0xa0, 0x04, 0x00, 0x00, 0x00};
+    g_autofree char *text = NULL;
+
+    g_assert_cmpuint(boot_set(f, pxe_efi, sizeof(pxe_efi)), ==, IPMI_CC_OK);
+    fake_supervisor_expect_value(f->sup, "supervisor.startProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    expect_info(f, 20, 4242);
+    g_assert_cmpuint(control(f, 0x01), ==, IPMI_CC_OK);
+    /* Read before QEMU shows up: what the launcher sees. */
+    text = state_text(f);
+    g_assert_nonnull(strstr(text, "order=net0,disk0,cd0"));
+    g_assert_nonnull(strstr(text, "firmware=uefi"));
+    g_assert_true(bmc_poll_loop_run_until(f->pl, scripts_done, f, 5000));
+    run_for(f, 100);
+}
+
+static void
+test_boot_persistent(Fixture *f, gconstpointer data)
+{
+    const guint8 pxe[] = {0x05, 0xc0, 0x04, 0x00, 0x00, 0x00};
+
+    g_assert_cmpuint(boot_set(f, pxe, sizeof(pxe)), ==, IPMI_CC_OK);
+    fake_supervisor_expect_value(f->sup, "supervisor.startProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    expect_info(f, 20, 4242);
+    g_assert_cmpuint(control(f, 0x01), ==, IPMI_CC_OK);
+    f->qmp = fake_qmp_new(f->loop, f->qmp_path);
+    fake_qmp_expect(f->qmp, "query-status", NULL, "{\"status\": \"running\"}");
+    expect_order(f, "net0", "disk0", "cd0"); /* still the override */
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 30000));
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0xc0);
+    /* A reset keeps it too. */
+    expect_order(f, "net0", "disk0", "cd0");
+    fake_qmp_expect(f->qmp, "system_reset", NULL, "{}");
+    g_assert_cmpuint(control(f, 0x03), ==, IPMI_CC_OK);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0xc0);
+}
+
+/* Set while running: QEMU's order changes at once, so that a reboot from
+ * inside the guest boots as asked; the reboot uses the override up. */
+static void
+test_boot_guest_reboot(Fixture *f, gconstpointer data)
+{
+    const guint8 cdrom[] = {0x05, 0x80, 0x14, 0x00, 0x00, 0x00};
+
+    power_on(f);
+    expect_order(f, "cd0", "disk0", "net0");
+    g_assert_cmpuint(boot_set(f, cdrom, sizeof(cdrom)), ==, IPMI_CC_OK);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    run_for(f, 5000); /* past the firmware's own resets after boot */
+    fake_qmp_send_event(f->qmp, "RESET",
+                        "{\"guest\": true, \"reason\": \"guest-reset\"}");
+    expect_order(f, "disk0", "cd0", "net0"); /* back, once it has booted */
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 30000));
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0x00);
+}
+
+/* Without a Chassis Control command the valid bit goes after 60 s, unless
+ * parameter 3 says to keep it. */
+static void
+test_boot_60s_rule(Fixture *f, gconstpointer data)
+{
+    const guint8 disk[] = {0x05, 0x80, 0x08, 0x00, 0x00, 0x00};
+    const guint8 keep[] = {0x03, 0x08};
+
+    g_assert_cmpuint(boot_set(f, disk, sizeof(disk)), ==, IPMI_CC_OK);
+    run_for(f, 59000);
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0x80);
+    run_for(f, 2000);
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0x00);
+
+    g_assert_cmpuint(boot_set(f, keep, sizeof(keep)), ==, IPMI_CC_OK);
+    g_assert_cmpuint(boot_set(f, disk, sizeof(disk)), ==, IPMI_CC_OK);
+    run_for(f, 120000);
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0x80);
+}
+
+static void
+test_boot_60s_met_by_control(Fixture *f, gconstpointer data)
+{
+    const guint8 disk[] = {0x05, 0x80, 0x08, 0x00, 0x00, 0x00};
+
+    g_assert_cmpuint(boot_set(f, disk, sizeof(disk)), ==, IPMI_CC_OK);
+    run_for(f, 30000);
+    /* Any chassis control command counts, even a refused one. */
+    g_assert_cmpuint(control(f, 0x03), ==, IPMI_CC_NOT_IN_PRESENT_STATE);
+    run_for(f, 60000);
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0x80);
+}
+
+/* An EFI override on a SeaBIOS machine: a reset cannot switch firmware,
+ * so it becomes a power cycle. */
+static void
+test_boot_firmware_switch_cycles(Fixture *f, gconstpointer data)
+{
+    const guint8 efi_disk[] = {0x05, 0xa0, 0x08, 0x00, 0x00, 0x00};
+
+    power_on(f);
+    expect_order(f, "disk0", "cd0", "net0");
+    g_assert_cmpuint(boot_set(f, efi_disk, sizeof(efi_disk)), ==, IPMI_CC_OK);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    fake_supervisor_expect_value(f->sup, "supervisor.stopProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    g_assert_cmpuint(control(f, 0x03), ==, IPMI_CC_OK);
+    expect_info(f, 100, 0);
+    fake_supervisor_expect_value(f->sup, "supervisor.startProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    expect_info(f, 20, 4343);
+    fake_qmp_close(f->qmp);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, scripts_done, f, 10000));
+    g_clear_pointer(&f->qmp, fake_qmp_free);
+    g_assert_true(wait_power(f, TRUE, 5000));
+    {
+        g_autofree char *text = state_text(f);
+        g_assert_nonnull(strstr(text, "firmware=uefi"));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -491,5 +695,12 @@ main(int argc, char **argv)
     ADD("restore-policy", test_restore_policy);
     ADD("identify", test_identify);
     ADD("payload-support", test_payload_support);
+    ADD("boot/next-boot-only", test_boot_next_only);
+    ADD("boot/plan-for-launcher", test_boot_plan_for_launcher);
+    ADD("boot/persistent", test_boot_persistent);
+    ADD("boot/guest-reboot", test_boot_guest_reboot);
+    ADD("boot/60s-rule", test_boot_60s_rule);
+    ADD("boot/60s-met-by-control", test_boot_60s_met_by_control);
+    ADD("boot/firmware-switch-cycles", test_boot_firmware_switch_cycles);
     return g_test_run();
 }
