@@ -14,6 +14,7 @@
 #define RESTORE_MARKER "qemu-bmc.restored"
 #define KICK_MS        50 /* QMP connect retry while a power-on is pending */
 #define FAST_POLL_MS   100
+#define REAP_POLL_MS   10  /* QEMU exiting: wake supervisord to reap it */
 #define RETRY_MS       500 /* supervisord did not take a start or stop */
 /* SeaBIOS resets the machine itself twice within ~50 ms of a reset: such
  * "guest" resets right after a boot we started are the firmware's, not a

@@ -22,6 +22,7 @@ G_DEFINE_QUARK(qemu_bmc_machine_error, machine_error)
 
 static void update(Machine *m);
 static void poll_supervisor(Machine *m);
+static guint next_poll_ms(Machine *m);
 
 const char *
 machine_policy_to_string(MachinePolicy policy)
@@ -84,11 +85,24 @@ load_state(Machine *m)
     machine_boot_load(m, kf);
 }
 
+static gboolean
+rename_file(const char *from, const char *to, GError **error)
+{
+    if (g_rename(from, to) < 0) {
+        int err = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "renaming %s: %s", from, g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 machine_save_state(Machine *m, GError **error)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autofree char *data = NULL;
+    g_autofree char *tmp = NULL;
     gsize len = 0;
 
     if (m->policy_explicit) {
@@ -98,10 +112,16 @@ machine_save_state(Machine *m, GError **error)
     g_key_file_set_boolean(kf, "chassis", "last-power-on", m->last_power_on);
     machine_boot_save(m, kf);
     data = g_key_file_to_data(kf, &len, NULL);
-    /* Atomic replace: a crash or a full disk leaves the old file whole. */
-    if (!g_file_set_contents_full(m->state_path, data, len,
-                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                  error)) {
+    /* Atomic replace (a new file, then rename): a killed process or a full
+     * disk leaves the old file whole.  No fsync: it would stall ipmi_sim's
+     * only thread for up to tens of ms on a busy disk, for a guarantee
+     * (surviving a host crash) that a lab VM's BMC does not need.  (GLib's
+     * CONSISTENT flag would fsync; its NONE flag writes in place.) */
+    tmp = g_strconcat(m->state_path, ".tmp", NULL);
+    if (!g_file_set_contents_full(tmp, data, len, G_FILE_SET_CONTENTS_NONE,
+                                  0600, error) ||
+        !rename_file(tmp, m->state_path, error)) {
+        (void)g_unlink(tmp);
         g_prefix_error(error, "saving state: ");
         return FALSE;
     }
@@ -196,6 +216,8 @@ start_qemu(Machine *m)
     m->start_accepted = FALSE;
     m->start_seq = G_MAXUINT64;
     bmc_timer_start(m->loop, m->kick_timer, KICK_MS);
+    /* One write for both: the launcher's boot plan and "was on". */
+    m->last_power_on = TRUE;
     machine_boot_before_start(m);
     request_start(m);
 }
@@ -310,10 +332,23 @@ on_process_info(SupervisorClient *sup, const SupReply *reply,
     }
     update(m);
     /* Poll fast while an action waits for supervisord to see QEMU gone or
-     * started; once QEMU is seen alive, QMP tells the rest. */
-    bmc_timer_start(m->loop, m->poll_timer,
-                    m->action != ACTION_NONE && !observed_on(m) ? FAST_POLL_MS
-                                                                : m->poll_ms);
+     * started; once QEMU is seen alive, QMP tells the rest.  supervisord
+     * reaps a dead child only when something wakes its loop, so while QEMU
+     * is on its way out our polls are that wake-up. */
+    bmc_timer_start(m->loop, m->poll_timer, next_poll_ms(m));
+}
+
+static guint
+next_poll_ms(Machine *m)
+{
+    if (m->action == ACTION_NONE || observed_on(m)) {
+        return m->poll_ms;
+    }
+    if ((m->action == ACTION_POWERING_OFF || m->action == ACTION_CYCLE_OFF) &&
+        !m->qmp_ready) {
+        return REAP_POLL_MS;
+    }
+    return FAST_POLL_MS;
 }
 
 static void
