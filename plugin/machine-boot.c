@@ -23,6 +23,11 @@
 
 #define VALID_RULE_MS    60000 /* IPMI 2.0 28.12: the 60-second rule */
 #define RESTORE_DELAY_MS 15000
+/* "BIOS setup": the launcher turns on the firmware's boot menu wait, and
+ * ESC pressed during it opens OVMF's setup (SeaBIOS: its boot menu, the
+ * nearest thing it has).  ESC every SETUP_KEY_MS for SETUP_KEYS_MS. */
+#define SETUP_KEY_MS  300
+#define SETUP_KEYS_MS 20000
 
 /* QEMU device ids given by container/qemu-launch. */
 static const char *const devices[] = {"disk0", "cd0", "net0"};
@@ -105,7 +110,7 @@ on_qom_set(QmpClient *qmp, JsonNode *ret, const GError *error, gpointer data)
 {
     /* A VM without a CD-ROM or disk has no such device: expected. */
     if (error && !g_error_matches(error, QMP_ERROR, QMP_ERROR_CANCELLED)) {
-        g_debug("bootindex: %s", error->message);
+        g_debug("boot: %s", error->message);
     }
 }
 
@@ -298,9 +303,41 @@ machine_boot_on_reset(Machine *m, gboolean guest)
     return TRUE;
 }
 
+static void
+press_esc(Machine *m)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonObject) key = json_object_new();
+    g_autoptr(JsonArray) keys = json_array_new();
+
+    json_object_set_string_member(key, "type", "qcode");
+    json_object_set_string_member(key, "data", "esc");
+    json_array_add_object_element(keys, g_steal_pointer(&key));
+    json_object_set_array_member(args, "keys", g_steal_pointer(&keys));
+    qmp_client_execute(m->qmp, "send-key", args, on_qom_set, NULL);
+}
+
+static void
+on_setup_key(gpointer data)
+{
+    Machine *m = data;
+
+    if (!m->qmp_ready || !m->running_setup ||
+        bmc_loop_now_ms(m->loop) - m->setup_keys_since > SETUP_KEYS_MS) {
+        return;
+    }
+    press_esc(m);
+    bmc_timer_start(m->loop, m->boot_setup_timer, SETUP_KEY_MS);
+}
+
 void
 machine_boot_on_qmp_ready(Machine *m)
 {
+    if (m->running_setup) {
+        g_message("boot override: entering firmware setup");
+        m->setup_keys_since = bmc_loop_now_ms(m->loop);
+        bmc_timer_start(m->loop, m->boot_setup_timer, 0);
+    }
     sync_later(m);
 }
 
@@ -331,6 +368,7 @@ machine_boot_init(Machine *m, const MachineConfig *cfg)
     m->running_uefi = cfg->uefi;
     m->boot_valid_timer = bmc_timer_new(m->loop, on_valid_timeout, m);
     m->boot_restore_timer = bmc_timer_new(m->loop, on_restore, m);
+    m->boot_setup_timer = bmc_timer_new(m->loop, on_setup_key, m);
 }
 
 void
@@ -338,5 +376,6 @@ machine_boot_free(Machine *m)
 {
     bmc_timer_free(m->loop, m->boot_valid_timer);
     bmc_timer_free(m->loop, m->boot_restore_timer);
+    bmc_timer_free(m->loop, m->boot_setup_timer);
     g_free(m->next_plan_order);
 }

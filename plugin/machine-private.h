@@ -85,6 +85,8 @@ struct Machine {
     gboolean boot_applied;      /* QEMU's order is the override's */
     BmcTimer *boot_valid_timer; /* the 60-second rule */
     BmcTimer *boot_restore_timer;
+    BmcTimer *boot_setup_timer; /* ESC for the firmware's setup */
+    gint64 setup_keys_since;
 };
 
 /* machine.c */

@@ -221,3 +221,42 @@ wait_console_count() {
 }
 
 BOOT_MARK="QEMU-BMC-GUEST: boot ok"
+
+# --- boot media (tests/guest/build-media.sh) -------------------------------
+media_dir=$top_builddir/guest-cache/media
+
+media_ensure() {
+    guest_ensure
+    (
+        flock 9
+        "$top_srcdir/tests/guest/build-media.sh" "$guest_dir" "$media_dir" \
+            >"$guest_dir/media.log" 2>&1
+    ) 9>"$guest_dir/.media-lock" || {
+        echo "Bail out! building the boot media failed: see $guest_dir/media.log"
+        exit 1
+    }
+}
+
+# stack_start_media [VAR=value ...]: a VM with the test disk, CD-ROM and
+# network boot (no direct kernel boot), disks copied so a test owns them.
+stack_start_media() {
+    cp "$media_dir/disk-bios.img" "$TEST_TMP/disk-bios.img"
+    cp "$media_dir/disk-efi.img" "$TEST_TMP/disk-efi.img"
+    stack_start VM_KERNEL= VM_INITRD= VM_APPEND= VM_CDROM="$media_dir/cdrom.iso" \
+        VM_NET_TFTP="$media_dir/tftp" VM_NET_BOOTFILE=boot.ipxe \
+        VM_NET_BOOTFILE_EFI=boot.ipxe "$@"
+}
+
+# The medium of the last boot that reached the guest ("disk", "cdrom",
+# "network", "disk-efi", ...), from its kernel command line.
+last_medium() {
+    console_log | grep -a "QEMU-BMC-GUEST: cmdline" | tail -n1 |
+        sed -n 's/.*qbmc_medium=\([a-z-]*\).*/\1/p'
+}
+
+boots() { count_in_console "QEMU-BMC-GUEST: cmdline"; }
+
+# booted_from N MEDIUM: boot number N (or later) reached the guest from MEDIUM.
+booted_from() {
+    [ "$(boots)" -ge "$1" ] && [ "$(last_medium)" = "$2" ]
+}
