@@ -18,10 +18,21 @@ class EnvError(Exception):
     """One bad variable: str(e) is the line to print."""
 
 
+def _show(raw):
+    """A value as the one-line error shows it: quoted, and short."""
+    text = repr(raw)
+    return text if len(text) <= 42 else text[:39] + "..."
+
+
 def _get(env, name, default=None):
     value = env.get(name)
     if value is None:
         return default
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # os.environ carries undecodable bytes as lone surrogates.
+        raise EnvError(f"{name}: not valid UTF-8") from None
     return value
 
 
@@ -34,31 +45,36 @@ def boolean(env, name, default):
         return True
     if low in ("0", "false", "no", "off"):
         return False
-    raise EnvError(f"{name}={raw!r}: expected true or false")
+    raise EnvError(f"{name}={_show(raw)}: expected true or false")
 
 
 def memory_mib(env, name="VM_MEMORY", default="2048"):
     raw = _get(env, name, default)
-    m = re.fullmatch(r"\s*(\d+)\s*([MmGg]?)[iI]?[bB]?\s*", raw or "")
+    # ASCII digits only (\d also takes other scripts' digits), and few of
+    # them: int() refuses more than 4300.
+    m = re.fullmatch(r" *([0-9]{1,9}) *([MmGg]?)[iI]?[bB]? *", raw or "")
     if not m:
-        raise EnvError(f"{name}={raw!r}: expected a size in MiB such as 2048, "
+        raise EnvError(f"{name}={_show(raw)}: expected a size in MiB such as 2048, "
                        f"512M or 4G")
     mib = int(m.group(1)) * (1024 if m.group(2).lower() == "g" else 1)
     if not 64 <= mib <= 1024 * 1024:
-        raise EnvError(f"{name}={raw!r}: must be between 64M and 1024G")
+        raise EnvError(f"{name}={_show(raw)}: must be between 64M and 1024G")
     return mib
 
 
 def integer(env, name, default, lo, hi):
-    raw = _get(env, name, str(default) if default is not None else None)
+    raw = _get(env, name)
     if raw is None or raw == "":
-        return None
-    if not re.fullmatch(r"\d+", raw.strip()):
-        raise EnvError(f"{name}={raw!r}: expected a whole number "
+        if default is None:
+            return None
+        raw = str(default)  # unset or empty: the default, checked alike
+    digits = raw.strip(" ")
+    if not re.fullmatch(r"[0-9]{1,9}", digits):
+        raise EnvError(f"{name}={_show(raw)}: expected a whole number "
                        f"from {lo} to {hi}")
-    n = int(raw)
+    n = int(digits)
     if not lo <= n <= hi:
-        raise EnvError(f"{name}={raw!r}: must be from {lo} to {hi}")
+        raise EnvError(f"{name}={_show(raw)}: must be from {lo} to {hi}")
     return n
 
 
@@ -67,7 +83,7 @@ def existing_file(env, name):
     if raw == "":
         return None
     if not os.path.isfile(raw):
-        raise EnvError(f"{name}={raw!r}: no such file")
+        raise EnvError(f"{name}={_show(raw)}: no such file")
     return os.path.abspath(raw)
 
 
@@ -76,14 +92,14 @@ def existing_dir(env, name):
     if raw == "":
         return None
     if not os.path.isdir(raw):
-        raise EnvError(f"{name}={raw!r}: no such directory")
+        raise EnvError(f"{name}={_show(raw)}: no such directory")
     return os.path.abspath(raw)
 
 
 def choice(env, name, default, choices):
     raw = _get(env, name, default)
     if raw not in choices:
-        raise EnvError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+        raise EnvError(f"{name}={_show(raw)}: expected one of {', '.join(choices)}")
     return raw
 
 
@@ -106,13 +122,13 @@ def ip_address(env, name, default):
             return raw
         except (OSError, TypeError):
             pass
-    raise EnvError(f"{name}={raw!r}: expected an IP address")
+    raise EnvError(f"{name}={_show(raw)}: expected an IP address")
 
 
 def absolute_dir(env, name, default):
     raw = _get(env, name, default)
     if not raw or not raw.startswith("/"):
-        raise EnvError(f"{name}={raw!r}: expected an absolute path")
+        raise EnvError(f"{name}={_show(raw)}: expected an absolute path")
     return raw
 
 

@@ -85,6 +85,12 @@ parse_ciphers(BmcConfig *cfg, const char *value, GError **error)
     g_auto(GStrv) ids = g_strsplit(value, ",", -1);
     guint mask = 0;
 
+    if (!*value) {
+        g_set_error(error, BMC_CONFIG_ERROR, 0,
+                    "ciphers=: name at least one of 3, 8, 12");
+        return FALSE;
+    }
+
     for (char **id = ids; *id; id++) {
         guint64 n;
 

@@ -53,13 +53,6 @@ boot_options_set(BootOptions *bo, const guint8 *req, gsize len)
     if (param == 7 ? (n < 2 || n > 17) : n != param_len(param)) {
         return IPMI_CC_REQ_LEN_INVALID;
     }
-    /* Bit 7 of the selector marks the parameter invalid/locked. */
-    if (req[0] & 0x80) {
-        bo->locked |= (guint8)(1u << param);
-    } else {
-        bo->locked &= (guint8) ~(1u << param);
-    }
-
     switch (param) {
     case BOOT_PARAM_SET_IN_PROGRESS: {
         guint8 state = data[0] & 0x03;
@@ -102,6 +95,13 @@ boot_options_set(BootOptions *bo, const guint8 *req, gsize len)
         break;
     default:
         return CC_PARAM_NOT_SUPPORTED;
+    }
+    /* Bit 7 of the selector marks the parameter invalid/locked; only an
+     * accepted Set changes it. */
+    if (req[0] & 0x80) {
+        bo->locked |= (guint8)(1u << param);
+    } else {
+        bo->locked &= (guint8) ~(1u << param);
     }
     return IPMI_CC_OK;
 }

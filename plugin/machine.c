@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "machine-private.h"
+#include "qmp-proto.h"
 
 G_DEFINE_QUARK(qemu_bmc_machine_error, machine_error)
 
@@ -462,6 +463,28 @@ on_kick(gpointer data)
     }
 }
 
+/* json-glib 1.6's *_with_default() accessors fail a g_return_if_fail on a
+ * member of another type: a hostile peer must not get that far. */
+static const char *
+member_string(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    if (n && json_node_get_value_type(n) == G_TYPE_STRING) {
+        return json_node_get_string(n);
+    }
+    return "?";
+}
+
+static gboolean
+member_true(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+
+    return n && json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
+           json_node_get_boolean(n);
+}
+
 static void
 on_query_status(QmpClient *qmp, JsonNode *ret, const GError *error,
                 gpointer data)
@@ -473,9 +496,9 @@ on_query_status(QmpClient *qmp, JsonNode *ret, const GError *error,
         return;
     }
     if (JSON_NODE_HOLDS_OBJECT(ret)) {
-        JsonObject *o = json_node_get_object(ret);
-        g_debug("QEMU status: %s",
-                json_object_get_string_member_with_default(o, "status", "?"));
+        g_autofree char *status = qmp_sanitize_text(
+            member_string(json_node_get_object(ret), "status"));
+        g_debug("QEMU status: %s", status);
     }
 }
 
@@ -510,8 +533,7 @@ on_qmp_event(QmpClient *qmp, const char *name, JsonObject *data,
              gpointer user_data)
 {
     Machine *m = user_data;
-    gboolean guest = data && json_object_get_boolean_member_with_default(
-                                 data, "guest", FALSE);
+    gboolean guest = data && member_true(data, "guest");
 
     g_debug("QMP event %s%s", name, guest ? " (guest)" : "");
     if (g_str_equal(name, "RESET") && !guest) {

@@ -364,8 +364,9 @@ handle_reply(QmpClient *c, QmpMessage *msg)
     if (msg->kind == QMP_MESSAGE_RETURN) {
         pending_complete(p, msg->ret, NULL);
     } else {
+        g_autofree char *desc = qmp_sanitize_text(msg->error_desc);
         g_autoptr(GError) error =
-            g_error_new_literal(QMP_ERROR, QMP_ERROR_COMMAND, msg->error_desc);
+            g_error_new_literal(QMP_ERROR, QMP_ERROR_COMMAND, desc);
 
         pending_complete(p, NULL, error);
     }

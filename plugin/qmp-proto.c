@@ -149,14 +149,18 @@ static gboolean invalid(GError **error, const char *line, gsize len,
 static gboolean
 invalid(GError **error, const char *line, gsize len, const char *fmt, ...)
 {
+    g_autofree char *raw_why = NULL;
     g_autofree char *why = NULL;
     g_autofree char *head = NULL;
     g_autofree char *quoted = NULL;
     va_list ap;
 
     va_start(ap, fmt);
-    why = g_strdup_vprintf(fmt, ap);
+    raw_why = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    /* json-glib quotes the peer's decoded text: no newline or invalid
+     * UTF-8 from a peer may reach our logs. */
+    why = qmp_sanitize_text(raw_why);
 
     head = g_strndup(line, MIN(len, QMP_EXCERPT_LEN));
     quoted = g_strescape(head, NULL);
@@ -164,6 +168,59 @@ invalid(GError **error, const char *line, gsize len, const char *fmt, ...)
                 "invalid QMP message (%s): \"%s%s\"", why, quoted,
                 len > QMP_EXCERPT_LEN ? "..." : "");
     return FALSE;
+}
+
+char *
+qmp_sanitize_text(const char *text)
+{
+    g_autofree char *valid = g_utf8_make_valid(text, -1);
+    char keep[129];
+
+    /* Escape control characters (and quotes, backslashes); keep UTF-8. */
+    for (int i = 0; i < 128; i++) {
+        keep[i] = (char)(0x80 + i);
+    }
+    keep[128] = '\0';
+    return g_strescape(valid, keep);
+}
+
+/* A \uXXXX escape at @p (pointing at the 'u'); -1 if not 4 hex digits. */
+static int
+unicode_escape(const char *p, const char *end)
+{
+    int v = 0;
+
+    if (end - p < 5) {
+        return -1;
+    }
+    for (int i = 1; i <= 4; i++) {
+        int d = g_ascii_xdigit_value(p[i]);
+        if (d < 0) {
+            return -1;
+        }
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* json-glib 1.6 leaks on a malformed UTF-16 surrogate pair and lets a lone
+ * one through as invalid UTF-8: only whole pairs may pass.  @p points at
+ * the 'u' of an escape.  Returns how many bytes after the backslash the
+ * escape (or pair) spans, -1 for a lone surrogate. */
+static int
+surrogate_escape_len(const char *p, const char *end)
+{
+    int hi = unicode_escape(p, end);
+    int lo;
+
+    if (hi < 0xd800 || hi > 0xdfff) {
+        return 1; /* not a surrogate (or not hex: json-glib reports) */
+    }
+    if (hi >= 0xdc00 || end - p < 7 || p[5] != '\\' || p[6] != 'u') {
+        return -1;
+    }
+    lo = unicode_escape(p + 6, end);
+    return lo >= 0xdc00 && lo <= 0xdfff ? 11 : -1;
 }
 
 static gboolean
@@ -192,7 +249,16 @@ check_shape(const char *line, gsize len, GError **error)
 
         if (in_string) {
             if (c == '\\') {
-                i++;
+                int skip = 1;
+
+                if (i + 1 < len && line[i + 1] == 'u') {
+                    skip = surrogate_escape_len(line + i + 1, line + len);
+                    if (skip < 0) {
+                        return invalid(error, line, len,
+                                       "a lone UTF-16 surrogate escape");
+                    }
+                }
+                i += (gsize)skip;
             } else if (c == '"') {
                 in_string = FALSE;
             }
@@ -213,6 +279,21 @@ check_shape(const char *line, gsize len, GError **error)
     for (i++; i < len; i++) {
         if (!is_json_space(line[i])) {
             return invalid(error, line, len, "data after the JSON object");
+        }
+    }
+    return TRUE;
+}
+
+/* QMP event and error class names: letters, digits, '_' and '-'. */
+static gboolean
+is_identifier(const char *s)
+{
+    if (!*s) {
+        return FALSE;
+    }
+    for (; *s; s++) {
+        if (!g_ascii_isalnum(*s) && *s != '_' && *s != '-') {
+            return FALSE;
         }
     }
     return TRUE;
@@ -293,8 +374,8 @@ qmp_message_parse(const char *line, gsize len, GError **error)
 
         msg->kind = QMP_MESSAGE_EVENT;
         msg->event = get_string(obj, "event");
-        if (!msg->event) {
-            invalid(error, line, len, "\"event\" is not a string");
+        if (!msg->event || !is_identifier(msg->event)) {
+            invalid(error, line, len, "\"event\" is not a QMP event name");
             return NULL;
         }
         if (data && !JSON_NODE_HOLDS_NULL(data)) {
@@ -314,7 +395,8 @@ qmp_message_parse(const char *line, gsize len, GError **error)
         msg->kind = QMP_MESSAGE_ERROR;
         msg->error_class = err ? get_string(err, "class") : NULL;
         msg->error_desc = err ? get_string(err, "desc") : NULL;
-        if (!msg->error_class || !msg->error_desc) {
+        if (!msg->error_class || !msg->error_desc ||
+            !is_identifier(msg->error_class)) {
             invalid(error, line, len,
                     "\"error\" lacks a string \"class\" or \"desc\"");
             return NULL;

@@ -74,6 +74,10 @@ QmpMessage *qmp_message_parse(const char *line, gsize len, GError **error);
 void qmp_message_free(QmpMessage *msg);
 const char *qmp_message_kind_name(QmpMessageKind kind);
 
+/* A peer's text made safe for one log line: valid UTF-8, control
+ * characters, quotes and backslashes escaped.  Free with g_free(). */
+char *qmp_sanitize_text(const char *text);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpMessage, qmp_message_free)
 
 /* {"execute": @command, "arguments": @args, "id": @id} followed by "\n".

@@ -155,8 +155,18 @@ test_errors(void)
     g_assert_cmpuint(get(&bo, 7, 9, rsp, &n), ==, IPMI_CC_PARAM_OUT_OF_RANGE);
     g_assert_cmpuint(boot_options_get(&bo, get_short, 1, rsp, &n), ==,
                      IPMI_CC_REQ_LEN_INVALID);
-    /* Nothing of that reached the flags. */
+    /* Nothing of that reached the flags, nor the lock bits (a refused Set
+     * with bit 7 once locked the parameter: found by fuzzing). */
     g_assert_false(boot_flags_valid(&bo));
+    {
+        const guint8 locked_bad[] = {0x83, 0x08, 0x00};
+        const guint8 locked_block[] = {0x87, 0x09, 0xaa};
+
+        g_assert_cmpuint(set(&bo, locked_bad, 3), ==, IPMI_CC_REQ_LEN_INVALID);
+        g_assert_cmpuint(set(&bo, locked_block, 3), ==,
+                         IPMI_CC_PARAM_OUT_OF_RANGE);
+        g_assert_cmpuint(bo.locked, ==, 0);
+    }
 }
 
 static void

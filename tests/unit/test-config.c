@@ -60,6 +60,7 @@ test_errors(void)
         {"restore=sometimes", "restore"},
         {"ciphers=0", "ciphers"},
         {"ciphers=3,17", "17"},
+        {"ciphers=", "ciphers"},
         {"qmp_timeout=fast", "qmp_timeout"},
         {"qmp_timeout=5", "qmp_timeout"},
         {"program=", "program"},

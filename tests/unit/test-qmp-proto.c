@@ -293,10 +293,35 @@ test_parse_invalid(void)
         "{\"foo\": 1}",
         "{\"QMP\": 1}",
         "{\"return\": \"\xff\xfe\"}",
+        /* Found by fuzzing: json-glib 1.6 leaks on a broken surrogate pair
+         * and passes a lone one through as invalid UTF-8. */
+        "{\"\\ud800\\u",
+        "{\"\\ud8, \"",
+        "{\"return\": \"\\udc00\"}",
+        "{\"return\": \"\\ud800x\"}",
+        /* Event and error class names are identifiers, not free text. */
+        "{\"event\": \"\"}",
+        "{\"event\": \"A\\nB\"}",
+        "{\"error\": {\"class\": \"a b\", \"desc\": \"x\"}}",
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(lines); i++) {
         assert_invalid(lines[i], strlen(lines[i]));
+    }
+    /* A whole surrogate pair is fine. */
+    {
+        const char *ok = "{\"return\": \"\\ud83d\\ude00\"}";
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QmpMessage) msg = qmp_message_parse(ok, strlen(ok), &error);
+
+        g_assert_no_error(error);
+        g_assert_nonnull(msg);
+    }
+    /* Text from a peer is made safe for one log line. */
+    {
+        g_autofree char *t = qmp_sanitize_text("a\nb\"c\xff d\xc3\xa9");
+
+        g_assert_cmpstr(t, ==, "a\\nb\\\"c\xef\xbf\xbd d\xc3\xa9");
     }
     /* An embedded NUL must not truncate the line into a valid one. */
     assert_invalid("{\"return\": {}}\0garbage", 22);
