@@ -349,6 +349,19 @@ test_qmp_actions(Fixture *f, gconstpointer data)
     qemu_exits(f);
 }
 
+/* Members of the wrong type from QEMU (json-glib 1.6 fails a check on
+ * them in its *_with_default accessors: a critical, fatal here). */
+static void
+test_mistyped_event_members(Fixture *f, gconstpointer data)
+{
+    power_on(f);
+    fake_qmp_send_event(f->qmp, "RESET", "{\"guest\": {\"x\": 1}}");
+    fake_qmp_send_event(f->qmp, "SHUTDOWN", "{\"guest\": [], \"reason\": 7}");
+    g_assert_true(bmc_poll_loop_run_until(f->pl, qmp_script_done, f, 5000));
+    run_for(f, 100);
+    g_assert_true(machine_is_powered_on(f->machine));
+}
+
 static void
 test_refused_when_off(Fixture *f, gconstpointer data)
 {
@@ -690,6 +703,7 @@ main(int argc, char **argv)
     ADD("power-on-off", test_power_on_off);
     ADD("qmp-actions", test_qmp_actions);
     ADD("refused-when-off", test_refused_when_off);
+    ADD("mistyped-event-members", test_mistyped_event_members);
     ADD("power-cycle", test_power_cycle);
     ADD("frozen-qemu-still-answers", test_frozen_qemu_still_answers);
     ADD("restore-policy", test_restore_policy);
