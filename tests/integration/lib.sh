@@ -202,7 +202,14 @@ qemu_pid() {
 
 qemu_gone() { [ -z "$(qemu_pid)" ]; }
 
-console_log() { cat "$STATE/console.log" 2>/dev/null || true; }
+# The serial log kept by the sol-bridge, oldest rotated file first.
+console_log() {
+    local n
+    for n in $(seq 99 -1 1); do
+        [ ! -f "$STATE/console.log.$n" ] || cat "$STATE/console.log.$n"
+    done
+    cat "$STATE/console.log" 2>/dev/null || true
+}
 # (grep -a: the log holds terminal escapes and may hold NULs.)
 
 # count_in_console PATTERN: how many serial lines match.
