@@ -12,6 +12,10 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 PY=/usr/bin/python3
 HELPERS=$top_srcdir/tests/integration
+# What the build made lives in the build tree (not the source tree, in a
+# VPATH build such as make distcheck).
+export QEMU_BMC_PLUGIN=$top_builddir/plugin/.libs/qemu-bmc.so
+export QEMU_BMC_SOL_BRIDGE=$top_builddir/tools/sol-bridge
 
 TEST_NAME=$(basename "$0" .sh)
 # Short paths: unix socket names are limited to 108 bytes.
