@@ -5,10 +5,16 @@
 need ipmitool supervisord supervisorctl ipmi_sim qemu-system-x86_64
 
 guest_ensure
-tap_plan 12
+tap_plan 16
 
 policy_is() { ipmi chassis status | grep -q "Power Restore Policy *: $1"; }
 cause_has() { ipmi chassis restart_cause | grep -qi "$1"; }
+# boot_flags_are A B: chassis bootparam get 5 shows both lines.
+boot_flags_are() {
+    local out
+    out=$(ipmi chassis bootparam get 5) || return 1
+    grep -q -- "$1" <<<"$out" && grep -q -- "$2" <<<"$out"
+}
 
 # POWER_ON_AT_START=true: no policy stored yet, so always-on applies.
 stack_start POWER_ON_AT_START=true
@@ -22,11 +28,21 @@ kill -KILL "$(supervisorctl -c "$RUN/supervisord.conf" pid ipmi_sim)"
 check "ipmi_sim comes back after SIGKILL" wait_until 20 power_is on
 check "QEMU was not touched by the BMC restart" test "$(qemu_pid)" = "$pid"
 
+# A persistent boot override survives both kinds of restart too.
+check "set a persistent PXE override" ipmi chassis bootdev pxe options=persistent
+kill -KILL "$(supervisorctl -c "$RUN/supervisord.conf" pid ipmi_sim)"
+wait_until 20 power_is on || true
+check "it survives an ipmi_sim restart" boot_flags_are "Force PXE" "all future boots"
+
 # An explicit policy wins over POWER_ON_AT_START on the next start.
 check "set policy always-off" ipmi chassis policy always-off
 stack_stop
 stack_start POWER_ON_AT_START=true
 check "the stored policy survives a restart" policy_is always-off
+check "the persistent override survives a node restart" \
+    boot_flags_are "Force PXE" "all future boots"
+check "...and is still valid" boot_flags_are "Boot Flag Valid" ""
+
 sleep 2
 check "always-off leaves the machine off at start" qemu_gone
 
