@@ -101,6 +101,7 @@ struct SolBridge {
     ByteQueue *to_serial;
     gint64 retry_at; /* monotonic µs, -1: no retry pending */
     guint retry_ms;
+    gboolean retry_ms_set; /* by the options, not the default */
     guint fast_retries;
     int inotify_fd;
     gpointer inotify_tag;
@@ -865,6 +866,9 @@ setup_inotify(SolBridge *b)
         return;
     }
     b->inotify_tag = g_source_add_unix_fd(b->source, b->inotify_fd, G_IO_IN);
+    if (!b->retry_ms_set) {
+        b->retry_ms = SOL_BRIDGE_INOTIFY_RETRY_MS;
+    }
 }
 
 SolBridge *
@@ -926,6 +930,7 @@ sol_bridge_new(const SolBridgeOptions *opts, GMainContext *context,
                                           : SOL_BRIDGE_DEFAULT_SERIAL_QUEUE,
                        BYTE_QUEUE_DROP_NEWEST);
     b->retry_ms = opts->retry_ms ? opts->retry_ms : SOL_BRIDGE_DEFAULT_RETRY_MS;
+    b->retry_ms_set = opts->retry_ms != 0;
     b->sol_rate = (double)opts->sol_rate;
     b->sol_stall_us =
         (gint64)(opts->sol_stall_ms ? opts->sol_stall_ms

@@ -49,7 +49,9 @@ typedef struct {
     gsize client_queue;
     gsize serial_queue;
     /* While QEMU's socket is absent, try to connect this often (ms); 0
-     * picks the default.  inotify usually makes it sooner. */
+     * picks the default: 100 ms, or 1 s when inotify watches the socket's
+     * directory (a new QEMU is then seen as it binds, and an idle node
+     * should not poll ten times a second). */
     guint retry_ms;
     /* Reset the SOL link when ipmi_sim has taken none of the output
      * waiting for it for this long (ms), see client_reset() in
@@ -63,6 +65,7 @@ typedef struct {
 #define SOL_BRIDGE_DEFAULT_CLIENT_QUEUE (256 * 1024)
 #define SOL_BRIDGE_DEFAULT_SERIAL_QUEUE 4096
 #define SOL_BRIDGE_DEFAULT_RETRY_MS     100
+#define SOL_BRIDGE_INOTIFY_RETRY_MS     1000
 #define SOL_BRIDGE_DEFAULT_STALL_MS     30000
 #define SOL_BRIDGE_DEFAULT_RATE         (64 * 1024)
 
