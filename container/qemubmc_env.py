@@ -140,56 +140,87 @@ def extra_args(env, name="QEMU_EXTRA_ARGS"):
         raise EnvError(f"{name}: cannot split: {e}") from None
 
 
+class Collector:
+    """Reads variables with the functions below.  c(fn, env, name, ...)
+    returns the value.  Without a list, the first bad variable raises its
+    EnvError (one line); with one (render-config --check), each error is
+    appended to it and the value is None, so that a user sees every
+    mistake at once, not one per try."""
+
+    def __init__(self, errors=None):
+        self.errors = errors
+
+    def __call__(self, fn, *args):
+        try:
+            return fn(*args)
+        except EnvError as e:
+            self.add(str(e))
+            return None
+
+    def add(self, line):
+        if self.errors is None:
+            raise EnvError(line)
+        self.errors.append(line)
+
+
 DEFAULT_PASSWORD = "password"
 
 
-def read_vm(env):
-    """The VM variables, as qemu-launch needs them."""
+def read_vm(env, errors=None):
+    """The VM variables, as qemu-launch needs them.  The first bad one
+    raises EnvError; with a list, every bad one is appended to it."""
+    c = Collector(errors)
     vm = {
-        "memory": memory_mib(env),
-        "cpus": integer(env, "VM_CPUS", 2, 1, 255),
-        "disk": existing_file(env, "VM_DISK"),
-        "cdrom": existing_file(env, "VM_CDROM"),
-        "kernel": existing_file(env, "VM_KERNEL"),
-        "initrd": existing_file(env, "VM_INITRD"),
+        "memory": c(memory_mib, env),
+        "cpus": c(integer, env, "VM_CPUS", 2, 1, 255),
+        "disk": c(existing_file, env, "VM_DISK"),
+        "cdrom": c(existing_file, env, "VM_CDROM"),
+        "kernel": c(existing_file, env, "VM_KERNEL"),
+        "initrd": c(existing_file, env, "VM_INITRD"),
         "append": _get(env, "VM_APPEND", ""),
-        "boot": choice(env, "VM_BOOT", "disk", ("disk", "cdrom", "network")),
-        "boot_mode": choice(env, "VM_BOOT_MODE", "bios", ("bios", "uefi")),
-        "net_tftp": existing_dir(env, "VM_NET_TFTP"),
+        "boot": c(choice, env, "VM_BOOT", "disk",
+                  ("disk", "cdrom", "network")),
+        "boot_mode": c(choice, env, "VM_BOOT_MODE", "bios", ("bios", "uefi")),
+        "net_tftp": c(existing_dir, env, "VM_NET_TFTP"),
         "net_bootfile": _get(env, "VM_NET_BOOTFILE", ""),
         "net_bootfile_efi": _get(env, "VM_NET_BOOTFILE_EFI", ""),
-        "kvm": boolean(env, "ENABLE_KVM", True),
-        "vnc_port": integer(env, "VNC_PORT", None, 5900, 65535),
-        "extra": extra_args(env),
+        "kvm": c(boolean, env, "ENABLE_KVM", True),
+        "vnc_port": c(integer, env, "VNC_PORT", None, 5900, 65535),
+        "extra": c(extra_args, env),
     }
-    if not (vm["disk"] or vm["cdrom"] or vm["kernel"]):
-        raise EnvError("nothing to boot: set VM_DISK, VM_CDROM or VM_KERNEL")
-    if vm["initrd"] and not vm["kernel"]:
-        raise EnvError("VM_INITRD is set but VM_KERNEL is not")
+    # From the environment: a medium that is set but bad has its own line.
+    if not any(_get(env, v) for v in ("VM_DISK", "VM_CDROM", "VM_KERNEL")):
+        c.add("nothing to boot: set VM_DISK, VM_CDROM or VM_KERNEL")
+    if _get(env, "VM_INITRD") and not _get(env, "VM_KERNEL"):
+        c.add("VM_INITRD is set but VM_KERNEL is not")
     return vm
 
 
-def read_bmc(env, defaults):
-    """The BMC variables, as render-config needs them."""
+def read_bmc(env, defaults, errors=None):
+    """The BMC variables, as render-config needs them.  The first bad one
+    raises EnvError; with a list, every bad one is appended to it."""
+    c = Collector(errors)
     bmc = {
-        "ipmi_addr": ip_address(env, "IPMI_ADDR", defaults["IPMI_ADDR"]),
-        "ipmi_port": integer(env, "IPMI_PORT", defaults["IPMI_PORT"],
-                             1, 65535),
-        "user": ipmi_credential(env, "IPMI_USER", "admin", 16),
-        "password": ipmi_credential(env, "IPMI_PASS", DEFAULT_PASSWORD, 20),
-        "ipmi15": choice(env, "IPMI_1_5", "off", ("off", "md5")),
-        "power_on_at_start": boolean(env, "POWER_ON_AT_START", True),
-        "debug": boolean(env, "DEBUG", False),
-        "state_dir": absolute_dir(env, "STATE_DIR", defaults["STATE_DIR"]),
-        "run_dir": absolute_dir(env, "RUN_DIR", defaults["RUN_DIR"]),
+        "ipmi_addr": c(ip_address, env, "IPMI_ADDR", defaults["IPMI_ADDR"]),
+        "ipmi_port": c(integer, env, "IPMI_PORT", defaults["IPMI_PORT"],
+                       1, 65535),
+        "user": c(ipmi_credential, env, "IPMI_USER", "admin", 16),
+        "password": c(ipmi_credential, env, "IPMI_PASS", DEFAULT_PASSWORD, 20),
+        "ipmi15": c(choice, env, "IPMI_1_5", "off", ("off", "md5")),
+        "power_on_at_start": c(boolean, env, "POWER_ON_AT_START", True),
+        "debug": c(boolean, env, "DEBUG", False),
+        "shutdown_timeout": c(integer, env, "VM_SHUTDOWN_TIMEOUT",
+                              defaults.get("VM_SHUTDOWN_TIMEOUT", 0), 0, 3600),
+        "state_dir": c(absolute_dir, env, "STATE_DIR", defaults["STATE_DIR"]),
+        "run_dir": c(absolute_dir, env, "RUN_DIR", defaults["RUN_DIR"]),
         "node": _get(env, "NODE_NAME", "") or socket.gethostname(),
     }
     ro_user = _get(env, "IPMI_RO_USER", "")
     if ro_user:
-        bmc["ro_user"] = ipmi_credential(env, "IPMI_RO_USER", None, 16)
-        bmc["ro_password"] = ipmi_credential(env, "IPMI_RO_PASS", None, 20)
-        if bmc["ro_user"] == bmc["user"]:
-            raise EnvError("IPMI_RO_USER must differ from IPMI_USER")
+        bmc["ro_user"] = c(ipmi_credential, env, "IPMI_RO_USER", None, 16)
+        bmc["ro_password"] = c(ipmi_credential, env, "IPMI_RO_PASS", None, 20)
+        if bmc["ro_user"] and bmc["ro_user"] == bmc["user"]:
+            c.add("IPMI_RO_USER must differ from IPMI_USER")
     return bmc
 
 

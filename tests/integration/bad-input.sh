@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 need ipmi_sim supervisord
 
-tap_plan 17
+tap_plan 23
 
 # run_local_rejects DESC PATTERN VAR=value...: run-local exits 2, prints one
 # line matching PATTERN, and started nothing.
@@ -40,6 +40,27 @@ run_local_rejects "IPMI_USER with a quote" "IPMI_USER" 'IPMI_USER=a"b'
 run_local_rejects "IPMI_PORT=70000" "IPMI_PORT" IPMI_PORT=70000
 run_local_rejects "IPMI_ADDR=not-an-ip" "IPMI_ADDR" IPMI_ADDR=not-an-ip
 run_local_rejects "QEMU_EXTRA_ARGS unbalanced quote" "QEMU_EXTRA_ARGS" "QEMU_EXTRA_ARGS=-foo 'bar"
+run_local_rejects "VM_NETWORKS lists eth2 twice" "VM_NETWORKS: eth2 is listed twice" VM_NETWORKS=eth2,eth2
+run_local_rejects "VM_MACS=zz" "VM_MACS: 'zz' is not a MAC address" VM_MACS=zz
+run_local_rejects "IPMI_INTERFACE and IPMI_ADDR" "IPMI_ADDR and IPMI_INTERFACE are both set" \
+    IPMI_INTERFACE=eth1 IPMI_ADDR=127.0.0.1
+run_local_rejects "IPMI_INTERFACE_ADDR without a prefix" "IPMI_INTERFACE_ADDR" \
+    IPMI_INTERFACE=eth1 IPMI_INTERFACE_ADDR=10.0.0.1
+run_local_rejects "VM_SHUTDOWN_TIMEOUT=soon" "VM_SHUTDOWN_TIMEOUT" VM_SHUTDOWN_TIMEOUT=soon
+
+# Every bad variable at once, one line each.
+dir=$(mktemp -d "$TEST_TMP/rl.XXXXXX")
+rc=0
+env IPMI_PASS=ok-pass VM_KERNEL=/bin/true RUN_DIR="$dir/run" STATE_DIR="$dir/state" \
+    IPMI_PORT="$(free_port)" VM_CPUS=0 VM_BOOT=floppy CLAB_INTFS=x \
+    timeout 20 "$top_srcdir/container/run-local" >"$dir/out" 2>&1 || rc=$?
+if [ "$rc" = 2 ] && [ "$(wc -l <"$dir/out")" = 3 ] && grep -q VM_CPUS "$dir/out" &&
+    grep -q VM_BOOT "$dir/out" && grep -q CLAB_INTFS "$dir/out"; then
+    ok "three bad variables: three lines"
+else
+    not_ok "three bad variables: three lines (exit $rc)"
+    sed 's/^/#   /' "$dir/out"
+fi
 
 # A bad init string makes ipmi_sim exit non-zero, naming the key.
 plugin=$top_builddir/plugin/.libs/qemu-bmc.so
