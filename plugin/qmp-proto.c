@@ -204,17 +204,22 @@ unicode_escape(const char *p, const char *end)
 }
 
 /* json-glib 1.6 leaks on a malformed UTF-16 surrogate pair and lets a lone
- * one through as invalid UTF-8: only whole pairs may pass.  @p points at
+ * one through as invalid UTF-8: only whole pairs may pass.  It also reads
+ * a short escape ("\ud80\") as the digits it got, eating the next byte,
+ * so an escape without 4 hex digits is refused here too.  @p points at
  * the 'u' of an escape.  Returns how many bytes after the backslash the
- * escape (or pair) spans, -1 for a lone surrogate. */
+ * escape (or pair) spans, -1 for a malformed escape or a lone surrogate. */
 static int
 surrogate_escape_len(const char *p, const char *end)
 {
     int hi = unicode_escape(p, end);
     int lo;
 
+    if (hi < 0) {
+        return -1;
+    }
     if (hi < 0xd800 || hi > 0xdfff) {
-        return 1; /* not a surrogate (or not hex: json-glib reports) */
+        return 1;
     }
     if (hi >= 0xdc00 || end - p < 7 || p[5] != '\\' || p[6] != 'u') {
         return -1;
@@ -255,7 +260,8 @@ check_shape(const char *line, gsize len, GError **error)
                     skip = surrogate_escape_len(line + i + 1, line + len);
                     if (skip < 0) {
                         return invalid(error, line, len,
-                                       "a lone UTF-16 surrogate escape");
+                                       "a malformed \\u escape or a lone "
+                                       "UTF-16 surrogate");
                     }
                 }
                 i += (gsize)skip;

@@ -299,6 +299,10 @@ test_parse_invalid(void)
         "{\"\\ud8, \"",
         "{\"return\": \"\\udc00\"}",
         "{\"return\": \"\\ud800x\"}",
+        /* ... and on a short escape, which it reads as the digits it got,
+         * eating the next byte. */
+        "{\"\\ud80\\\\u",
+        "{\"return\": \"\\u12\"}",
         /* Event and error class names are identifiers, not free text. */
         "{\"event\": \"\"}",
         "{\"event\": \"A\\nB\"}",
