@@ -2,7 +2,9 @@
 # Network fuzzing of the running BMC: mutated and truncated RMCP/RMCP+
 # datagrams, from real ipmitool and FreeIPMI sessions (rmcp-seeds/, made by
 # rmcp-capture.sh), sent to ipmi_sim with the plugin on loopback
-# (rmcp-fuzz).  Afterwards ipmi_sim is the same process, answers ipmitool,
+# (rmcp-fuzz); about a quarter of them are random commands and malformed
+# payloads inside authenticated sessions, to reach the command handlers
+# (ipmi_sim's and the plugin's).  Afterwards ipmi_sim is the same process, answers ipmitool,
 # and its memory and fd count are flat.  First, the unauthenticated
 # datagrams that crashed stock ipmi_sim 2.0.33 (rmcp-probe) must not.
 #
@@ -17,7 +19,7 @@ WARMUP=20000
 # the warm-up: a leak of a few bytes per datagram would be megabytes.
 RSS_SLACK_KB=256
 
-tap_plan 14
+tap_plan 15
 stack_start
 
 sim_pid() { supervisorctl -c "$RUN/supervisord.conf" pid ipmi_sim; }
@@ -25,7 +27,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
 fd_count() { find "/proc/$PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 probe() { $PY "$HELPERS/rmcp-probe" "$IPMI_PORT" "$@"; }
 fuzz() {
-    $PY "$HELPERS/rmcp-fuzz" --port "$IPMI_PORT" --pid "$PID" \
+    $PY "$HELPERS/rmcp-fuzz" --port "$IPMI_PORT" --pid "$PID" --password "$IPMI_PASS" \
         --seeds "$top_srcdir/tests/integration/rmcp-seeds" "$@"
 }
 json() { $PY -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
@@ -82,6 +84,9 @@ else
 fi
 sent=$(json sent <"$TEST_TMP/fuzz.json")
 check "fuzz: $sent datagrams sent (wanted $PACKETS)" [ "$sent" -ge "$PACKETS" ]
+authenticated=$(json authenticated <"$TEST_TMP/fuzz.json")
+check "fuzz: $authenticated of them inside authenticated sessions" \
+    [ "$authenticated" -ge $((PACKETS / 10)) ]
 filtered=$(json filtered <"$TEST_TMP/fuzz.json")
 dropped=$(json dropped <"$TEST_TMP/fuzz.json")
 # The kernel counts the filter's drops on the socket; anything beyond them
