@@ -4,9 +4,10 @@
 # rmcp-capture.sh), sent to ipmi_sim with the plugin on loopback
 # (rmcp-fuzz); about a quarter of them are random commands and malformed
 # payloads inside authenticated sessions, to reach the command handlers
-# (ipmi_sim's and the plugin's).  Afterwards ipmi_sim is the same process, answers ipmitool,
-# and its memory and fd count are flat.  First, the unauthenticated
-# datagrams that crashed stock ipmi_sim 2.0.33 (rmcp-probe) must not.
+# (ipmi_sim's and the plugin's).  Afterwards ipmi_sim is the same process,
+# answers ipmitool, and its memory and fd count are flat.  First, the
+# unauthenticated datagrams that crashed stock ipmi_sim 2.0.33 (rmcp-probe)
+# must not.
 #
 # RMCP_FUZZ_PACKETS (default 100000), RMCP_FUZZ_SEED (default 1).
 . "$(dirname "$0")/lib.sh"

@@ -244,9 +244,10 @@ class Session:
         self.sid = sid
         return True
 
-    def wrap(self, msg, pad=None):
-        """@msg (an IPMI request) encrypted and authenticated; @pad replaces
-        the confidentiality pad length byte (to send a bad one)."""
+    def wrap(self, msg, pad=None, payload_type=PAYLOAD_IPMI):
+        """@msg (an IPMI request, or another payload) encrypted and
+        authenticated; @pad replaces the confidentiality pad length byte
+        (to send a bad one)."""
         from cryptography.hazmat.primitives.ciphers import (Cipher,
                                                             algorithms,
                                                             modes)
@@ -255,13 +256,14 @@ class Session:
                                                       else pad])
         iv = os.urandom(16)
         enc = Cipher(algorithms.AES(self.k2), modes.CBC(iv)).encryptor()
-        return self.wrap_raw(iv + enc.update(plain) + enc.finalize())
+        return self.wrap_raw(iv + enc.update(plain) + enc.finalize(),
+                             payload_type)
 
-    def wrap_raw(self, payload):
+    def wrap_raw(self, payload, payload_type=PAYLOAD_IPMI):
         """@payload as the encrypted payload of a datagram with a valid
         session header and AuthCode."""
         self.seq += 1
-        head = (bytes([AUTH_RMCP_PLUS, 0xC0 | PAYLOAD_IPMI])
+        head = (bytes([AUTH_RMCP_PLUS, 0xC0 | payload_type])
                 + struct.pack("<IIH", self.sid, self.seq, len(payload)))
         body = head + payload
         pad = (4 - (len(body) + 2) % 4) % 4
