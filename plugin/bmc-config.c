@@ -30,6 +30,7 @@ set_defaults(BmcConfig *cfg)
     cfg->restore_default = MACHINE_POLICY_ALWAYS_OFF;
     cfg->cipher_suites = DEFAULT_SUITES;
     cfg->command_timeout_ms = 5000;
+    cfg->rakp_timeout_ms = 3000;
 }
 
 void
@@ -173,6 +174,18 @@ apply(BmcConfig *cfg, const char *key, const char *value, GError **error)
             return FALSE;
         }
         cfg->command_timeout_ms = (guint)ms;
+        return TRUE;
+    } else if (g_str_equal(key, "rakp_timeout")) {
+        guint64 ms;
+        if (!g_ascii_string_to_unsigned(value, 10, 0, 600000, &ms, NULL) ||
+            (ms > 0 && ms < 1000)) {
+            g_set_error(error, BMC_CONFIG_ERROR, 0,
+                        "rakp_timeout=%s: expected milliseconds, 0 (off) or "
+                        "1000-600000",
+                        value);
+            return FALSE;
+        }
+        cfg->rakp_timeout_ms = (guint)ms;
         return TRUE;
     }
     g_set_error(error, BMC_CONFIG_ERROR, 0, "unknown key '%s'", key);

@@ -23,6 +23,7 @@ typedef struct {
     gboolean uefi;                 /* firmware=bios|uefi */
     guint cipher_suites;           /* ciphers=3,8,12: bit per suite id */
     guint command_timeout_ms;      /* qmp_timeout=MS */
+    guint rakp_timeout_ms;         /* rakp_timeout=MS, 0: no session guard */
 } BmcConfig;
 
 #define BMC_CONFIG_ERROR (bmc_config_error_quark())

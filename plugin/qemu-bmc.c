@@ -21,7 +21,9 @@
 #include "host-ipmisim.h"
 #include "ipmi-cmd.h"
 #include "machine.h"
+#include "rmcp-filter.h"
 #include "security.h"
+#include "session-guard.h"
 
 /* Channel medium type (IPMI 2.0 table 6-3). */
 #define CHANNEL_MEDIUM_LAN 0x04
@@ -40,6 +42,7 @@ typedef struct {
     Machine *machine;
     BmcHost host;
     BmcContext ctx;
+    GPtrArray *session_guards;
 } Plugin;
 
 /* ipmi_sim offers no per-module data pointer to its entry points. */
@@ -215,6 +218,54 @@ ipmi_sim_module_init(sys_data_t *sys, const char *initstr)
     return 0;
 }
 
+/* The LAN channels' sockets are open once the .emu file has enabled the
+ * BMC MC, that is by post_init. */
+static void
+protect_lan_channels(sys_data_t *sys)
+{
+    lmc_data_t *bmc = sys->ipmb_addrs[sys->bmc_ipmb];
+    channel_t **channels = sys->mc_get_channelset(bmc);
+    g_autoptr(GError) error = NULL;
+    int n;
+
+    n = rmcp_filter_attach_all(&error);
+    if (n < 0) {
+        g_critical("%s: ipmi_sim can be crashed by one unauthenticated "
+                   "Activate Session",
+                   error->message);
+        g_clear_error(&error);
+    } else if (n == 0) {
+        g_warning("no UDP socket found for the RMCP filter");
+    } else {
+        g_message("RMCP filter on %d UDP socket(s)", n);
+    }
+
+    if (plugin.config.rakp_timeout_ms == 0) {
+        return;
+    }
+    plugin.session_guards =
+        g_ptr_array_new_with_free_func((GDestroyNotify)session_guard_free);
+    for (guint i = 0; i < IPMI_MAX_CHANNELS; i++) {
+        channel_t *chan = channels[i];
+        SessionGuard *guard;
+
+        if (!chan || chan->medium_type != CHANNEL_MEDIUM_LAN) {
+            continue;
+        }
+        guard = session_guard_new(plugin.loop, chan->chan_info, sys,
+                                  plugin.config.rakp_timeout_ms, &error);
+        if (!guard) {
+            /* Fail safe: stock behaviour, with the reason in the log. */
+            g_warning("channel %u: no session guard: %s", i, error->message);
+            g_clear_error(&error);
+            continue;
+        }
+        g_ptr_array_add(plugin.session_guards, guard);
+        g_message("channel %u: sessions still in RAKP after %u ms are closed",
+                  i, plugin.config.rakp_timeout_ms);
+    }
+}
+
 void
 ipmi_sim_module_post_init(sys_data_t *sys)
 {
@@ -223,5 +274,6 @@ ipmi_sim_module_post_init(sys_data_t *sys)
         return;
     }
     plugin.host.bmc_address = sys->bmc_ipmb;
+    protect_lan_channels(sys);
     machine_start(plugin.machine);
 }

@@ -19,6 +19,7 @@ test_defaults(void)
     g_assert_cmpstr(cfg.qmp_socket, ==, "/run/qemu-bmc/qmp.sock");
     g_assert_cmpint(cfg.restore_default, ==, MACHINE_POLICY_ALWAYS_OFF);
     g_assert_cmpuint(cfg.cipher_suites, ==, 1u << 3);
+    g_assert_cmpuint(cfg.rakp_timeout_ms, ==, 3000);
     bmc_config_clear(&cfg);
 }
 
@@ -31,7 +32,8 @@ test_all_keys(void)
     g_assert_true(bmc_config_parse(
         &cfg,
         "qmp=/a/q.sock supervisor='/b/s p.sock' program=vm state=/s run=/r "
-        "log=debug restore=previous ciphers=3,12 qmp_timeout=250",
+        "log=debug restore=previous ciphers=3,12 qmp_timeout=250 "
+        "rakp_timeout=0",
         &error));
     g_assert_no_error(error);
     g_assert_cmpstr(cfg.qmp_socket, ==, "/a/q.sock");
@@ -43,6 +45,7 @@ test_all_keys(void)
     g_assert_cmpint(cfg.restore_default, ==, MACHINE_POLICY_PREVIOUS);
     g_assert_cmpuint(cfg.cipher_suites, ==, (1u << 3) | (1u << 12));
     g_assert_cmpuint(cfg.command_timeout_ms, ==, 250);
+    g_assert_cmpuint(cfg.rakp_timeout_ms, ==, 0);
     bmc_config_clear(&cfg);
 }
 
@@ -63,6 +66,8 @@ test_errors(void)
         {"ciphers=", "ciphers"},
         {"qmp_timeout=fast", "qmp_timeout"},
         {"qmp_timeout=5", "qmp_timeout"},
+        {"rakp_timeout=500", "rakp_timeout"},
+        {"rakp_timeout=-1", "rakp_timeout"},
         {"program=", "program"},
         {"novalue", "novalue"},
         {"=x", "=x"},
