@@ -139,23 +139,11 @@ check "IPMI 1.5 (5 auth types x passwords and users): no unauthorised session" \
     test "$(count 1.5 refused ok)" = 0
 check "IPMI 1.5: MD5 with the right passwords worked (admin, viewer)" \
     test "$(count 1.5 ok refused)" = 0 -a "$(count 1.5 ok ok)" = 2
-# ipmi_sim 2.0.33 gives a session the privilege the client asks for, not
-# capped at the account's: lanserv/lanserv_ipmi.c, handle_rakp1_payload(),
-# sets session->max_priv from the request and never compares it with the
-# user's privilege; a USER account can then power on, change the
-# administrator's password, etc.  Known and not fixed here: TODO.
-todo_check() {
-    local reason=$1 desc=$2
-    shift 2
-    TAP_N=$((TAP_N + 1))
-    if "$@" >"$TEST_TMP/last.out" 2>&1; then
-        echo "ok $TAP_N - $desc # TODO $reason"
-    else
-        echo "not ok $TAP_N - $desc # TODO $reason"
-    fi
-}
-todo_check "ipmi_sim 2.0.33 grants the privilege asked for" \
-    "RMCP+: no session above the account's privilege ($(count rmcp+priv refused ok) of $(total rmcp+priv) attempts got one)" \
+# Stock ipmi_sim 2.0.33 gives a session the privilege the client asks for,
+# not capped at the account's (handle_rakp1_payload() sets max_priv from the
+# request): a USER account could power on and change the administrator's
+# password.  The plugin refuses such a RAKP 1 (plugin/security.c).
+check "RMCP+: no session above the account's privilege ($(count rmcp+priv refused ok) of $(total rmcp+priv) attempts got one)" \
     test "$(count rmcp+priv refused ok)" = 0
 check "IPMI 1.5: no session above the account's privilege ($(count 1.5priv refused ok) of $(total 1.5priv) attempts got one)" \
     test "$(count 1.5priv refused ok)" = 0
