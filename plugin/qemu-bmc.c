@@ -122,6 +122,9 @@ lanserv_user_privilege(const guint8 *name, gpointer data)
 {
     lanserv_data_t *lan = data;
 
+    if (!lan->users) {
+        return 0;
+    }
     for (int i = 1; i <= MAX_USERS; i++) {
         if (lan->users[i].valid &&
             memcmp(lan->users[i].username, name, 16) == 0) {
