@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <OpenIPMI/lanserv.h>
 #include <OpenIPMI/mcserv.h>
 #include <OpenIPMI/serv.h>
 
@@ -30,6 +31,14 @@
 
 /* From libIPMIlanserv (resolved when ipmi_sim loads us). */
 extern LanservSuite valid_cipher_suites[];
+extern ipmi_payload_handler_cb payload_handlers[64];
+
+/* RMCP+ payload type of RAKP message 1 (IPMI 2.0 table 13-16). */
+#define PAYLOAD_RAKP1 0x12
+
+/* ipmi_sim's own RAKP 1 handler, which the guard below runs after its
+ * check. */
+static ipmi_payload_handler_cb stock_rakp1;
 
 int ipmi_sim_module_init(sys_data_t *sys, const char *initstr);
 int ipmi_sim_module_print_version(sys_data_t *sys, const char *initstr);
@@ -109,6 +118,35 @@ host_channel_info(gpointer data, guint8 channel, gboolean *is_lan)
     return TRUE;
 }
 
+/* The account's privilege limit from lanserv's user table (the one the
+ * stock handler looks names up in; users changed over IPMI included). */
+static guint
+lanserv_user_privilege(const guint8 *name, gpointer data)
+{
+    lanserv_data_t *lan = data;
+
+    if (!lan->users) {
+        return 0;
+    }
+    for (int i = 1; i <= MAX_USERS; i++) {
+        if (lan->users[i].valid &&
+            memcmp(lan->users[i].username, name, 16) == 0) {
+            return lan->users[i].privilege;
+        }
+    }
+    return 0;
+}
+
+static void
+guarded_rakp1(lanserv_data_t *lan, msg_t *msg)
+{
+    if (msg->len > 0 && bmc_rakp1_limit_role(msg->data, msg->len,
+                                             lanserv_user_privilege, lan)) {
+        g_message("RAKP 1 refused: a role above the account's privilege");
+    }
+    stock_rakp1(lan, msg);
+}
+
 /* One entry point for every command we own: msg_t in, rdata out. */
 static void
 dispatch(lmc_data_t *mc, msg_t *msg, unsigned char *rdata,
@@ -180,6 +218,16 @@ ipmi_sim_module_init(sys_data_t *sys, const char *initstr)
                                     plugin.config.cipher_suites, &error)) {
         fprintf(stderr, "qemu-bmc: %s\n", error->message);
         return ENOTSUP;
+    }
+    /* Caps each RMCP+ session at its account's privilege (security.h). */
+    if (!payload_handlers[PAYLOAD_RAKP1]) {
+        fprintf(stderr, "qemu-bmc: libIPMIlanserv has no RAKP 1 handler; "
+                        "refusing to run without the privilege check\n");
+        return ENOTSUP;
+    }
+    if (payload_handlers[PAYLOAD_RAKP1] != guarded_rakp1) {
+        stock_rakp1 = payload_handlers[PAYLOAD_RAKP1];
+        payload_handlers[PAYLOAD_RAKP1] = guarded_rakp1;
     }
 
     plugin.loop = bmc_host_loop_new(sys);

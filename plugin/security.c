@@ -1,5 +1,6 @@
 /*
- * security.c - restrict RMCP+ to cipher suites with confidentiality.
+ * security.c - restrict RMCP+ to cipher suites with confidentiality, and
+ * sessions to their account's privilege.
  *
  * ipmi_sim 2.0.33 accepts cipher suite 0 (no authentication) with any
  * password for a valid user name, and its per-suite privilege limits index
@@ -9,6 +10,8 @@
  * writable data: dropping the weak triples there is the one lever we have.
  */
 #include "config.h"
+
+#include <string.h>
 
 #include "security.h"
 
@@ -58,5 +61,32 @@ bmc_restrict_cipher_suites(LanservSuite *table, guint allowed, GError **error)
     for (gsize i = out; i <= n; i++) {
         table[i] = (LanservSuite){-1, -1, -1};
     }
+    return TRUE;
+}
+
+gboolean
+bmc_rakp1_limit_role(guint8 *payload, gsize len,
+                     BmcUserPrivilegeFunc privilege_of, gpointer data)
+{
+    guint8 name[16] = {0};
+    guint8 name_len;
+    guint asked;
+    guint limit;
+
+    /* Malformed requests are the stock handler's to refuse. */
+    if (len < BMC_RAKP1_NAME) {
+        return FALSE;
+    }
+    name_len = payload[BMC_RAKP1_NAME_LEN];
+    if (name_len > sizeof(name) || BMC_RAKP1_NAME + (gsize)name_len > len) {
+        return FALSE;
+    }
+    memcpy(name, payload + BMC_RAKP1_NAME, name_len);
+    asked = payload[BMC_RAKP1_ROLE] & 0x0f;
+    limit = privilege_of(name, data);
+    if (limit == 0 || asked <= limit) {
+        return FALSE; /* no such user (refused anyway), or allowed */
+    }
+    payload[BMC_RAKP1_ROLE] |= 0x0f;
     return TRUE;
 }

@@ -14,16 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 need ipmitool ipmi-chassis ipmi-chassis-config supervisord supervisorctl ipmi_sim \
     qemu-system-x86_64 xorriso mcopy
-# pyghmi is a module of the system interpreter, not a command: the same
-# rule as need(), a skip locally and a failure in CI.
-if ! $PY -c 'import pyghmi.ipmi.command' >/dev/null 2>&1; then
-    if [ "${CI:-}" = true ]; then
-        echo "Bail out! pyghmi is not installed (tools/install-deps --test)"
-        exit 1
-    fi
-    echo "1..0 # SKIP pyghmi (python3-pyghmi) is not installed"
-    exit 77
-fi
+need_pyghmi
 
 media_ensure
 tap_plan 46

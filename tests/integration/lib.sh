@@ -80,6 +80,25 @@ need() {
     done
 }
 
+# pyghmi is a module of the system interpreter, not a command: the same
+# rule as need(), a skip locally and a failure in CI.
+need_pyghmi() {
+    if ! $PY -c 'import pyghmi.ipmi.command' >/dev/null 2>&1; then
+        if [ "${CI:-}" = true ]; then
+            echo "Bail out! pyghmi is not installed (tools/install-deps --test)"
+            exit 1
+        fi
+        echo "1..0 # SKIP pyghmi (python3-pyghmi) is not installed"
+        exit 77
+    fi
+}
+
+# ipmi_sim's PID, open fds and RSS (kB), for the tests that check it does
+# not grow.
+ipmi_sim_pid() { supervisorctl -c "$RUN/supervisord.conf" pid ipmi_sim; }
+proc_fds() { ls "/proc/$1/fd" | wc -l; }
+proc_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
 free_port() {
     $PY -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

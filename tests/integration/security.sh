@@ -1,11 +1,12 @@
 #!/bin/bash
-# Secure by default: only cipher suites with confidentiality, no IPMI 1.5,
-# no anonymous login, privileges enforced, secrets in private files.
+# Secure by default: no IPMI 1.5, secrets in private files, a password
+# changed over IPMI takes effect.  Cipher suites, passwords, users and
+# privileges are auth-matrix.sh's.
 . "$(dirname "$0")/lib.sh"
 need ipmitool supervisord ipmi_sim qemu-system-x86_64
 
 guest_ensure
-tap_plan 24
+tap_plan 5
 IPMI_PASS=right-pass
 stack_start IPMI_RO_USER=viewer IPMI_RO_PASS=viewer-pass
 
@@ -17,36 +18,8 @@ as() {
         -U "$user" -P "$pass" "$@"
 }
 
-check_fails "cipher suite 0 with a wrong password is refused" \
-    as admin wrong 0 power status
-check_fails "cipher suite 0 is refused even with the right password" \
-    as admin right-pass 0 power status
-for suite in 1 2 6 7 11; do
-    check_fails "cipher suite $suite (no confidentiality) is refused" \
-        as admin right-pass "$suite" power status
-done
-# 8 and 12 are opt-in (see plugin/bmc-config.c).
-for suite in 8 12; do
-    check_fails "cipher suite $suite is not offered by default" \
-        as admin right-pass "$suite" power status
-done
-check "cipher suite 3 with the right password works" \
-    as admin right-pass 3 power status
-for suite in 3 8 12; do
-    check_fails "cipher suite $suite with a wrong password is refused" \
-        as admin wrong-pass "$suite" power status
-done
-check_fails "an empty password is refused" as admin "" 3 power status
-check_fails "an unknown user is refused" as nobody right-pass 3 power status
-check_fails "anonymous (empty user name) is refused" as "" "" 3 power status
 check_fails "IPMI 1.5 is off by default" \
     ipmitool -I lan -N 1 -R 1 -H 127.0.0.1 -p "$IPMI_PORT" -U admin -P right-pass power status
-
-check "a USER-privilege account can read power status" \
-    as viewer viewer-pass 3 -L USER power status
-check_fails "a USER-privilege account cannot power on" \
-    as viewer viewer-pass 3 -L USER power on
-check "...and QEMU was not started" qemu_gone
 
 mode() { stat -c %a "$1"; }
 check "lan.conf (holds the password) is private" test "$(mode "$RUN/lan.conf")" = 600

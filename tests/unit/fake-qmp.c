@@ -34,6 +34,7 @@ typedef enum {
     REPLY_ERROR,
     REPLY_NONE,
     REPLY_CLOSE,
+    REPLY_PARTIAL_CLOSE, /* the first @partial bytes of the reply, then close */
 } FakeReplyKind;
 
 typedef struct {
@@ -45,6 +46,8 @@ typedef struct {
     char *error_class;
     char *error_desc;
     guint delay_ms;
+    gsize chunk;   /* > 0: the reply goes out @chunk bytes per @delay_ms */
+    gsize partial; /* REPLY_PARTIAL_CLOSE */
     GBytes *raw;
     gboolean started; /* WAIT_CONNECTION: has reached the head */
     guint serial;     /* WAIT_CONNECTION: the connection to beat */
@@ -56,6 +59,16 @@ typedef struct {
     char *line;
     BmcTimer *timer;
 } FakeDelayed;
+
+/* A reply going out in pieces.  They go one after another, in the order
+ * the commands came, as a real server's replies would. */
+typedef struct {
+    guint serial;
+    char *line;
+    gsize sent;
+    gsize chunk;
+    guint gap_ms;
+} FakeSplit;
 
 struct FakeQmp {
     BmcLoop *loop;
@@ -77,6 +90,8 @@ struct FakeQmp {
 
     GQueue script;  /* FakeItem* */
     GList *delayed; /* FakeDelayed* */
+    GQueue splits;  /* FakeSplit*, the head being sent */
+    BmcTimer *split_timer;
     GArray *accept_times;
     guint commands;
 };
@@ -383,6 +398,56 @@ reply_later(FakeQmp *fq, char *line, guint delay_ms)
 }
 
 static void
+split_free(FakeSplit *sp)
+{
+    g_free(sp->line);
+    g_free(sp);
+}
+
+/* One piece of the head reply; the next piece (or reply) @gap_ms later. */
+static void
+on_split(gpointer data)
+{
+    FakeQmp *fq = data;
+    FakeSplit *sp;
+
+    while ((sp = g_queue_peek_head(&fq->splits))) {
+        gsize len = strlen(sp->line);
+        gsize n = MIN(sp->chunk, len - sp->sent);
+
+        if (sp->serial != fq->serial) {
+            split_free(g_queue_pop_head(&fq->splits)); /* link gone */
+            continue;
+        }
+        conn_queue(fq, sp->line + sp->sent, n);
+        sp->sent += n;
+        if (sp->sent == len) {
+            split_free(g_queue_pop_head(&fq->splits));
+        }
+        if (!g_queue_is_empty(&fq->splits)) {
+            sp = g_queue_peek_head(&fq->splits);
+            bmc_timer_start(fq->loop, fq->split_timer, sp->gap_ms);
+        }
+        return;
+    }
+}
+
+static void
+reply_split(FakeQmp *fq, char *line, gsize chunk, guint gap_ms)
+{
+    FakeSplit *sp = g_new0(FakeSplit, 1);
+
+    sp->serial = fq->serial;
+    sp->line = line;
+    sp->chunk = chunk;
+    sp->gap_ms = gap_ms;
+    g_queue_push_tail(&fq->splits, sp);
+    if (fq->splits.length == 1) {
+        on_split(fq); /* the first piece at once */
+    }
+}
+
+static void
 handle_command(FakeQmp *fq, const char *line)
 {
     g_autoptr(GError) error = NULL;
@@ -460,8 +525,17 @@ handle_command(FakeQmp *fq, const char *line)
     case REPLY_CLOSE:
         conn_start_closing(fq);
         break;
+    case REPLY_PARTIAL_CLOSE: {
+        g_autofree char *whole = reply_return_line(id, item->value);
+
+        conn_queue(fq, whole, MIN(item->partial, strlen(whole) - 1));
+        conn_start_closing(fq);
+        break;
     }
-    if (reply && item->delay_ms > 0) {
+    }
+    if (reply && item->chunk > 0) {
+        reply_split(fq, g_steal_pointer(&reply), item->chunk, item->delay_ms);
+    } else if (reply && item->delay_ms > 0) {
         reply_later(fq, g_steal_pointer(&reply), item->delay_ms);
     } else if (reply) {
         conn_queue_line(fq, reply);
@@ -563,6 +637,8 @@ fake_qmp_new(BmcLoop *loop, const char *socket_path)
     fq->in = g_string_new(NULL);
     fq->out = g_byte_array_new();
     g_queue_init(&fq->script);
+    g_queue_init(&fq->splits);
+    fq->split_timer = bmc_timer_new(loop, on_split, fq);
     fq->accept_times = g_array_new(FALSE, FALSE, sizeof(gint64));
     return fq;
 }
@@ -589,6 +665,8 @@ fake_qmp_free(FakeQmp *fq)
         g_free(d->line);
         g_free(d);
     }
+    g_queue_clear_full(&fq->splits, (GDestroyNotify)split_free);
+    bmc_timer_free(fq->loop, fq->split_timer);
     conn_close(fq);
     bmc_watch_free(fq->loop, fq->listen_watch);
     bmc_close_fd(&fq->listen_fd);
@@ -647,6 +725,31 @@ fake_qmp_expect_delayed(FakeQmp *fq, const char *command, const char *args_json,
 
     item->value = parse_json(return_json ? return_json : "{}");
     item->delay_ms = delay_ms;
+    script_push(fq, item);
+}
+
+void
+fake_qmp_expect_split(FakeQmp *fq, const char *command, const char *args_json,
+                      const char *return_json, gsize chunk, guint gap_ms)
+{
+    FakeItem *item = expect_item(command, args_json, REPLY_RETURN);
+
+    g_return_if_fail(chunk > 0);
+    item->value = parse_json(return_json ? return_json : "{}");
+    item->chunk = chunk;
+    item->delay_ms = gap_ms;
+    script_push(fq, item);
+}
+
+void
+fake_qmp_expect_partial_close(FakeQmp *fq, const char *command,
+                              const char *args_json, const char *return_json,
+                              gsize partial)
+{
+    FakeItem *item = expect_item(command, args_json, REPLY_PARTIAL_CLOSE);
+
+    item->value = parse_json(return_json ? return_json : "{}");
+    item->partial = partial;
     script_push(fq, item);
 }
 

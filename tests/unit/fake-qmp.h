@@ -54,6 +54,16 @@ void fake_qmp_expect_error(FakeQmp *fq, const char *command,
 void fake_qmp_expect_delayed(FakeQmp *fq, const char *command,
                              const char *args_json, const char *return_json,
                              guint delay_ms);
+/* Reply in pieces of @chunk bytes, the first at once, then one every
+ * @gap_ms (loop time): the client reads a line across many reads. */
+void fake_qmp_expect_split(FakeQmp *fq, const char *command,
+                           const char *args_json, const char *return_json,
+                           gsize chunk, guint gap_ms);
+/* Send the first @partial bytes of the reply (never its newline), then
+ * close the connection: QEMU dying in the middle of an answer. */
+void fake_qmp_expect_partial_close(FakeQmp *fq, const char *command,
+                                   const char *args_json,
+                                   const char *return_json, gsize partial);
 void fake_qmp_expect_no_reply(FakeQmp *fq, const char *command,
                               const char *args_json);
 /* Close the connection instead of replying. */

@@ -1,5 +1,6 @@
 /*
- * test-security.c - the cipher suite table rewrite.
+ * test-security.c - the cipher suite table rewrite and the RAKP 1 role
+ * check.
  */
 #include "config.h"
 
@@ -73,6 +74,80 @@ test_refuses_longer_table(void)
     g_assert_error(error, BMC_SECURITY_ERROR, 0);
 }
 
+/* Accounts as in the node's lan.conf: admin (ADMINISTRATOR), viewer
+ * (USER). */
+static guint
+privilege_of(const guint8 *name, gpointer data)
+{
+    if (memcmp(name, "admin\0\0\0\0\0\0\0\0\0\0\0", 16) == 0) {
+        return 4;
+    }
+    if (memcmp(name, "viewer\0\0\0\0\0\0\0\0\0\0", 16) == 0) {
+        return 2;
+    }
+    return 0;
+}
+
+/* A RAKP 1 payload for @name asking for @role (name-only lookup bit set,
+ * as ipmitool sends it); returns its length. */
+static gsize
+rakp1(guint8 *buf, const char *name, guint8 role)
+{
+    gsize n = strlen(name);
+
+    memset(buf, 0x5a, BMC_RAKP1_NAME);
+    buf[BMC_RAKP1_ROLE] = 0x10 | role;
+    buf[BMC_RAKP1_NAME_LEN] = (guint8)n;
+    memcpy(buf + BMC_RAKP1_NAME, name, n);
+    return BMC_RAKP1_NAME + n;
+}
+
+static void
+test_rakp1_role(void)
+{
+    static const struct {
+        const char *name;
+        guint8 role;
+        gboolean refused;
+    } cases[] = {
+        {"admin", 4, FALSE},  {"admin", 2, FALSE}, {"viewer", 2, FALSE},
+        {"viewer", 1, FALSE}, {"viewer", 3, TRUE}, {"viewer", 4, TRUE},
+        {"nobody", 4, FALSE}, /* no such account: the stock handler says so */
+        {"", 4, FALSE},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        guint8 buf[64];
+        guint8 before[64];
+        gsize len = rakp1(buf, cases[i].name, cases[i].role);
+
+        memcpy(before, buf, sizeof(buf));
+        g_assert_cmpint(bmc_rakp1_limit_role(buf, len, privilege_of, NULL), ==,
+                        cases[i].refused);
+        if (cases[i].refused) {
+            /* An invalid privilege (> 4), the lookup bit kept. */
+            g_assert_cmphex(buf[BMC_RAKP1_ROLE], ==, 0x1f);
+            buf[BMC_RAKP1_ROLE] = before[BMC_RAKP1_ROLE];
+        }
+        g_assert_cmpmem(buf, sizeof(buf), before, sizeof(before));
+    }
+}
+
+static void
+test_rakp1_malformed(void)
+{
+    guint8 buf[64];
+    gsize len = rakp1(buf, "viewer", 4);
+
+    /* Too short, a name longer than 16 or than the message: untouched. */
+    g_assert_false(
+        bmc_rakp1_limit_role(buf, BMC_RAKP1_NAME - 1, privilege_of, NULL));
+    g_assert_false(bmc_rakp1_limit_role(buf, len - 1, privilege_of, NULL));
+    buf[BMC_RAKP1_NAME_LEN] = 17;
+    g_assert_false(bmc_rakp1_limit_role(buf, sizeof(buf), privilege_of, NULL));
+    g_assert_cmphex(buf[BMC_RAKP1_ROLE], ==, 0x14);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -82,5 +157,7 @@ main(int argc, char **argv)
                     test_refuses_unknown_layout);
     g_test_add_func("/security/refuses-longer-table",
                     test_refuses_longer_table);
+    g_test_add_func("/security/rakp1-role", test_rakp1_role);
+    g_test_add_func("/security/rakp1-malformed", test_rakp1_malformed);
     return g_test_run();
 }
