@@ -353,6 +353,10 @@ next_poll_ms(Machine *m)
     }
     if ((m->action == ACTION_POWERING_OFF || m->action == ACTION_CYCLE_OFF) &&
         !m->qmp_ready) {
+        if (m->reap_fast_polls > 0) {
+            m->reap_fast_polls--;
+            return REAP_FAST_POLL_MS;
+        }
         return REAP_POLL_MS;
     }
     return FAST_POLL_MS;
@@ -529,6 +533,10 @@ on_qmp_state(QmpClient *qmp, QmpState state, const GError *why, gpointer data)
         if (m->sup_known && sup_alive(m->sup_state)) {
             m->dead_pid = m->sup_pid;
         }
+        /* The link drops as QEMU exits; supervisord reaps it only when
+         * woken (see next_poll_ms()): poll now and then at short
+         * intervals, in case this first poll is there before the zombie. */
+        m->reap_fast_polls = REAP_FAST_POLLS;
         poll_supervisor(m);
     }
     update(m);
