@@ -4,6 +4,7 @@
 #pragma once
 
 #include <errno.h>
+#include <string.h>
 #include <glib.h>
 #include <unistd.h>
 
@@ -26,4 +27,17 @@ bmc_steal_fd(int *fd)
     int r = *fd;
     *fd = -1;
     return r;
+}
+
+/* An errno's description, in English and ASCII whatever the locale.
+ * g_strerror() converts strerror()'s text from the locale's charset: in
+ * the C locale ipmi_sim runs in, its first call per errno loads iconv and
+ * the gconv cache into ipmi_sim (about 0.1 MB resident, doc/benchmarks.md)
+ * for text that is ASCII anyway. */
+static inline const char *
+bmc_strerror(int err)
+{
+    const char *text = strerrordesc_np(err);
+
+    return text ? text : "Unknown error";
 }

@@ -15,6 +15,7 @@
 
 #include <OpenIPMI/serv.h>
 
+#include "compat.h"
 #include "host-ipmisim.h"
 
 typedef struct {
@@ -65,7 +66,7 @@ host_watch_add(BmcLoop *loop, int fd, BmcWatchFunc func, gpointer data)
     rv = sys->add_io_hnd(sys, fd, io_read, w, &w->io);
     if (rv) {
         /* Only fails when ipmi_sim is out of memory. */
-        g_error("add_io_hnd(%d): %s", fd, g_strerror(rv));
+        g_error("add_io_hnd(%d): %s", fd, bmc_strerror(rv));
     }
     /* Errors (except) are delivered as readable, like poll's POLLERR. */
     sys->io_set_hnds(w->io, io_write, io_read);
@@ -109,7 +110,7 @@ host_timer_new(BmcLoop *loop, BmcTimerFunc func, gpointer data)
     t->data = data;
     rv = sys->alloc_timer(sys, timer_fired, t, &t->timer);
     if (rv) {
-        g_error("alloc_timer: %s", g_strerror(rv));
+        g_error("alloc_timer: %s", bmc_strerror(rv));
     }
     return t;
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 
+#include "compat.h"
 #include "loop.h"
 
 struct BmcWatch {
@@ -251,7 +252,7 @@ bmc_poll_loop_iterate(BmcPollLoop *pl, gint max_wait_ms)
         if (errno == EINTR) {
             return TRUE; /* fds may be ready: do not let fake time jump */
         }
-        g_warning("poll: %s", g_strerror(errno));
+        g_warning("poll: %s", bmc_strerror(errno));
         return FALSE;
     }
     if (n > 0) {

@@ -14,8 +14,13 @@
 #define RESTORE_MARKER "qemu-bmc.restored"
 #define KICK_MS        50 /* QMP connect retry while a power-on is pending */
 #define FAST_POLL_MS   100
-#define REAP_POLL_MS   10  /* QEMU exiting: wake supervisord to reap it */
-#define RETRY_MS       500 /* supervisord did not take a start or stop */
+#define REAP_POLL_MS   10 /* QEMU exiting: wake supervisord to reap it */
+/* Right after QEMU's QMP link drops in a power off, QEMU is a zombie
+ * within a millisecond: the first polls come this fast, a bounded number
+ * of them (each costs supervisord about 1 ms of CPU). */
+#define REAP_FAST_POLL_MS 2
+#define REAP_FAST_POLLS   8
+#define RETRY_MS          500 /* supervisord did not take a start or stop */
 /* SeaBIOS resets the machine itself twice within ~50 ms of a reset: such
  * "guest" resets right after a boot we started are the firmware's, not a
  * reboot from the OS. */
@@ -57,6 +62,7 @@ struct Machine {
     gboolean start_accepted;
     gboolean request_inflight; /* a start or stop call is out */
     gboolean was_on;
+    guint reap_fast_polls; /* left at REAP_FAST_POLL_MS */
 
     /* Intent. */
     Action action;

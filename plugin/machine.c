@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "compat.h"
 #include "machine-private.h"
 #include "qmp-proto.h"
 
@@ -64,6 +65,11 @@ load_state(Machine *m)
     g_autoptr(GError) error = NULL;
     g_autofree char *policy = NULL;
 
+    /* No file yet (a new node): GKeyFile's error for it would load iconv
+     * into ipmi_sim (g_strerror(), see bmc_strerror()). */
+    if (g_access(m->state_path, F_OK) < 0 && errno == ENOENT) {
+        return;
+    }
     if (!g_key_file_load_from_file(kf, m->state_path, G_KEY_FILE_NONE,
                                    &error)) {
         if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
@@ -92,7 +98,7 @@ rename_file(const char *from, const char *to, GError **error)
     if (g_rename(from, to) < 0) {
         int err = errno;
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
-                    "renaming %s: %s", from, g_strerror(err));
+                    "renaming %s: %s", from, bmc_strerror(err));
         return FALSE;
     }
     return TRUE;
@@ -347,6 +353,10 @@ next_poll_ms(Machine *m)
     }
     if ((m->action == ACTION_POWERING_OFF || m->action == ACTION_CYCLE_OFF) &&
         !m->qmp_ready) {
+        if (m->reap_fast_polls > 0) {
+            m->reap_fast_polls--;
+            return REAP_FAST_POLL_MS;
+        }
         return REAP_POLL_MS;
     }
     return FAST_POLL_MS;
@@ -523,6 +533,10 @@ on_qmp_state(QmpClient *qmp, QmpState state, const GError *why, gpointer data)
         if (m->sup_known && sup_alive(m->sup_state)) {
             m->dead_pid = m->sup_pid;
         }
+        /* The link drops as QEMU exits; supervisord reaps it only when
+         * woken (see next_poll_ms()): poll now and then at short
+         * intervals, in case this first poll is there before the zombie. */
+        m->reap_fast_polls = REAP_FAST_POLLS;
         poll_supervisor(m);
     }
     update(m);
@@ -778,13 +792,14 @@ machine_new(BmcLoop *loop, const MachineConfig *cfg, GError **error)
     if (g_mkdir_with_parents(cfg->state_dir, 0700) < 0) {
         int err = errno;
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
-                    "state directory %s: %s", cfg->state_dir, g_strerror(err));
+                    "state directory %s: %s", cfg->state_dir,
+                    bmc_strerror(err));
         return NULL;
     }
     if (g_mkdir_with_parents(cfg->run_dir, 0755) < 0) {
         int err = errno;
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
-                    "run directory %s: %s", cfg->run_dir, g_strerror(err));
+                    "run directory %s: %s", cfg->run_dir, bmc_strerror(err));
         return NULL;
     }
     m->loop = loop;

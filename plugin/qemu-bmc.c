@@ -19,6 +19,7 @@
 #include <OpenIPMI/serv.h>
 
 #include "bmc-config.h"
+#include "compat.h"
 #include "host-ipmisim.h"
 #include "ipmi-cmd.h"
 #include "machine.h"
@@ -182,7 +183,7 @@ register_commands(void)
             int rv = ipmi_emu_register_cmd_handler(c->netfn, c->cmd, dispatch,
                                                    (void *)c);
             if (rv) {
-                g_critical("registering %s: %s", c->name, g_strerror(rv));
+                g_critical("registering %s: %s", c->name, bmc_strerror(rv));
                 return rv;
             }
         }

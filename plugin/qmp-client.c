@@ -305,7 +305,7 @@ flush_output(QmpClient *c)
             }
             client_fail_with(c, QMP_ERROR_DISCONNECTED,
                              "error writing to QMP socket %s: %s",
-                             c->socket_path, g_strerror(errno));
+                             c->socket_path, bmc_strerror(errno));
             return;
         }
         g_byte_array_remove_range(c->out, 0, n);
@@ -462,7 +462,7 @@ read_input(QmpClient *c)
         }
         client_fail_with(c, QMP_ERROR_DISCONNECTED,
                          "error reading QMP socket %s: %s", c->socket_path,
-                         g_strerror(errno));
+                         bmc_strerror(errno));
         return;
     }
     if (n == 0) {
@@ -532,7 +532,7 @@ finish_connect(QmpClient *c)
     if (err != 0) {
         client_fail_with(c, QMP_ERROR_DISCONNECTED,
                          "cannot connect to QMP socket %s: %s", c->socket_path,
-                         g_strerror(err));
+                         bmc_strerror(err));
         return;
     }
     enter_greeting(c);
@@ -555,7 +555,7 @@ start_connect(QmpClient *c)
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         client_fail_with(c, QMP_ERROR_DISCONNECTED, "socket: %s",
-                         g_strerror(errno));
+                         bmc_strerror(errno));
         return;
     }
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
@@ -566,7 +566,7 @@ start_connect(QmpClient *c)
         /* ENOENT (QEMU not started yet), ECONNREFUSED (QEMU gone), ... */
         client_fail_with(c, QMP_ERROR_DISCONNECTED,
                          "cannot connect to QMP socket %s: %s", c->socket_path,
-                         g_strerror(errno));
+                         bmc_strerror(errno));
         return;
     }
 

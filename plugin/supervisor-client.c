@@ -225,7 +225,7 @@ sup_call_send(SupCall *call)
                 return;
             }
             sup_call_fail(call, SUP_ERROR_PROTOCOL, "send: %s",
-                          g_strerror(errno));
+                          bmc_strerror(errno));
             return;
         }
         call->request_sent += n;
@@ -258,7 +258,7 @@ sup_call_receive(SupCall *call)
             return;
         } else {
             sup_call_fail(call, SUP_ERROR_PROTOCOL, "read: %s",
-                          g_strerror(errno));
+                          bmc_strerror(errno));
             return;
         }
     }
@@ -278,7 +278,7 @@ sup_call_io_cb(int fd, BmcIoCondition cond, gpointer data)
         }
         if (err) {
             sup_call_fail(call, SUP_ERROR_CONNECT, "connect to %s: %s",
-                          call->client->socket_path, g_strerror(err));
+                          call->client->socket_path, bmc_strerror(err));
             return;
         }
         call->state = SUP_CALL_SENDING;
@@ -312,7 +312,8 @@ sup_call_connect(SupCall *call)
 
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        sup_call_fail(call, SUP_ERROR_CONNECT, "socket: %s", g_strerror(errno));
+        sup_call_fail(call, SUP_ERROR_CONNECT, "socket: %s",
+                      bmc_strerror(errno));
         return;
     }
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
@@ -326,7 +327,7 @@ sup_call_connect(SupCall *call)
          * writability would spin.  supervisord listens with a backlog of
          * 1024, so a full queue means it is not accepting at all. */
         sup_call_fail(call, SUP_ERROR_CONNECT, "connect to %s: %s",
-                      client->socket_path, g_strerror(errno));
+                      client->socket_path, bmc_strerror(errno));
         return;
     }
 

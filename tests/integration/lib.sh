@@ -16,6 +16,7 @@ HELPERS=$top_srcdir/tests/integration
 # VPATH build such as make distcheck).
 export QEMU_BMC_PLUGIN=$top_builddir/plugin/.libs/qemu-bmc.so
 export QEMU_BMC_SOL_BRIDGE=$top_builddir/tools/sol-bridge
+export QEMU_BMC_QEMU_EXEC=$top_builddir/tools/qemu-exec
 
 TEST_NAME=$(basename "$0" .sh)
 # Short paths: unix socket names are limited to 108 bytes.
