@@ -1,5 +1,6 @@
 /*
- * session-guard.c - free RMCP+ session slots that never finish RAKP.
+ * session-guard.c - free RMCP+ session slots that never finish RAKP, and
+ * the longest-idle sessions when the table is nearly full.
  *
  * What lanserv 2.0.33 offers (lanserv.h, public): lanserv_data_t with the
  * session table sessions[0..MAX_SESSIONS]; each session_t has active,
@@ -118,13 +119,57 @@ session_guard_free(SessionGuard *guard)
     g_free(guard);
 }
 
+/* A client that ends without closing its session (pyghmi, a killed
+ * ipmitool) leaves it for lanserv's timeout (30 s): a few busy clients then
+ * fill the table and every login is refused.  When fewer than
+ * SESSION_GUARD_RESERVE slots would be free, mark (time_left = 0) the
+ * sessions idle longest, if idle SESSION_GUARD_IDLE_S or more, until the
+ * reserve is back.  lanserv resets time_left to its timeout at every
+ * message of a session, so the idle time is timeout - time_left.  Slots
+ * already marked (time_left 0) count as free. */
+static guint
+mark_idle(lanserv_data_t *lan)
+{
+    guint timeout = lan->default_session_timeout;
+    guint busy = 0, marked = 0;
+
+    for (guint i = 1; i <= MAX_SESSIONS; i++) {
+        if (lan->sessions[i].active && lan->sessions[i].time_left > 0) {
+            busy++;
+        }
+    }
+    while (MAX_SESSIONS - busy < SESSION_GUARD_RESERVE) {
+        session_t *oldest = NULL;
+
+        for (guint i = 1; i <= MAX_SESSIONS; i++) {
+            session_t *s = &lan->sessions[i];
+
+            if (!s->active || s->time_left == 0 ||
+                (s->rmcpplus && s->in_startup) || s->time_left > timeout ||
+                timeout - s->time_left < SESSION_GUARD_IDLE_S) {
+                continue;
+            }
+            if (!oldest || s->time_left < oldest->time_left) {
+                oldest = s;
+            }
+        }
+        if (!oldest) {
+            break;
+        }
+        oldest->time_left = 0;
+        busy--;
+        marked++;
+    }
+    return marked;
+}
+
 guint
 session_guard_scan(SessionGuard *guard)
 {
     lanserv_data_t *lan = guard->lan;
     g_autoptr(GError) error = NULL;
     gint64 now;
-    guint marked = 0;
+    guint marked = 0, idle;
 
     if (!guard->active) {
         return 0;
@@ -157,18 +202,20 @@ session_guard_scan(SessionGuard *guard)
             marked++;
         }
     }
-    if (marked == 0) {
+    idle = mark_idle(lan);
+    if (marked + idle == 0) {
         return 0;
     }
     /* Every other active session has time_left >= 1 (the tick closes a
      * session before it could reach 0), so this closes only ours. */
     lan->tick_handler.handler(lan->tick_handler.info, 0);
-    guard->evicted += marked;
-    g_message("closed %u RMCP+ session(s) still in RAKP after %u ms "
-              "(%u so far, %u sessions active)",
-              marked, guard->limit_ms, guard->evicted,
+    guard->evicted += marked + idle;
+    g_message("closed %u RMCP+ session(s) still in RAKP after %u ms and %u "
+              "idle session(s) of a nearly full table (%u so far, %u "
+              "sessions active)",
+              marked, guard->limit_ms, idle, guard->evicted,
               (guint)lan->channel.active_sessions);
-    return marked;
+    return marked + idle;
 }
 
 guint

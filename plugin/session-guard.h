@@ -25,6 +25,11 @@ typedef struct SessionGuard SessionGuard;
 /* How often the table is scanned. */
 #define SESSION_GUARD_SCAN_MS 1000
 
+/* Slots kept free for new logins by closing the longest-idle sessions
+ * (idle for at least SESSION_GUARD_IDLE_S seconds). */
+#define SESSION_GUARD_RESERVE 8
+#define SESSION_GUARD_IDLE_S  5
+
 /* Check that @lan looks like OpenIPMI 2.0.33's lanserv_data_t, the one the
  * plugin was built against, for a channel of @sys: its channel and tick
  * handler point back at it, every slot's handle is its index, and the
@@ -34,8 +39,9 @@ gboolean session_guard_check_layout(const lanserv_data_t *lan,
                                     const sys_data_t *sys, GError **error);
 
 /* Watch @lan's sessions: a session still in RAKP @limit_ms after the guard
- * first saw it is closed.  Fails (NULL) when session_guard_check_layout()
- * does. */
+ * first saw it is closed; when fewer than SESSION_GUARD_RESERVE slots are
+ * free, so are the sessions idle longest (see session-guard.c).  Fails (NULL)
+ * when session_guard_check_layout() does. */
 SessionGuard *session_guard_new(BmcLoop *loop, lanserv_data_t *lan,
                                 const sys_data_t *sys, guint limit_ms,
                                 GError **error);

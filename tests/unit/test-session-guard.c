@@ -311,6 +311,67 @@ test_new_session_in_old_slot_restarts_clock(Fixture *f, gconstpointer data)
     g_assert_cmpuint(session_guard_evicted(f->guard), ==, 1);
 }
 
+/* A nearly full table of logged-in sessions that clients left without
+ * closing: the longest-idle ones go until SESSION_GUARD_RESERVE slots are
+ * free; sessions idle less than SESSION_GUARD_IDLE_S stay. */
+static void
+test_frees_idle_sessions_when_nearly_full(Fixture *f, gconstpointer data)
+{
+    guint timeout = f->bmc->lan.default_session_timeout;
+    guint32 sid = 0;
+    guint old = 0;
+
+    fill_table(f->bmc);
+    for (guint i = 1; i <= MAX_SESSIONS; i++) {
+        session_t *s = &f->bmc->lan.sessions[i];
+
+        s->in_startup = 0;
+        /* Ten idle for 20 s, the rest for less than the minimum. */
+        s->time_left = i % 6 == 0 ? timeout - 20 : timeout - 4 + i % 3;
+    }
+    scans(f->pl, 1);
+    g_assert_cmpuint(session_guard_evicted(f->guard), ==,
+                     SESSION_GUARD_RESERVE);
+    g_assert_cmpuint(f->bmc->lan.channel.active_sessions, ==,
+                     MAX_SESSIONS - SESSION_GUARD_RESERVE);
+    for (guint i = 1; i <= MAX_SESSIONS; i++) {
+        session_t *s = &f->bmc->lan.sessions[i];
+
+        if (i % 6 == 0) {
+            old += s->active;
+        } else {
+            g_assert_true(s->active);
+        }
+    }
+    g_assert_cmpuint(old, ==, MAX_SESSIONS / 6 - SESSION_GUARD_RESERVE);
+    g_assert_cmpuint(open_session(f->bmc, &sid), ==, 0);
+
+    /* The new login took a slot of the reserve: the next idlest goes,
+     * and no busy one, however many scans. */
+    scans(f->pl, 3);
+    g_assert_cmpuint(session_guard_evicted(f->guard), ==,
+                     SESSION_GUARD_RESERVE + 1);
+    g_assert_cmpuint(f->bmc->lan.channel.active_sessions, ==,
+                     MAX_SESSIONS - SESSION_GUARD_RESERVE);
+}
+
+/* Full, but every session is busy (idle under the minimum): none is
+ * taken from its client. */
+static void
+test_spares_busy_sessions_when_full(Fixture *f, gconstpointer data)
+{
+    guint timeout = f->bmc->lan.default_session_timeout;
+
+    fill_table(f->bmc);
+    for (guint i = 1; i <= MAX_SESSIONS; i++) {
+        f->bmc->lan.sessions[i].in_startup = 0;
+        f->bmc->lan.sessions[i].time_left = timeout - SESSION_GUARD_IDLE_S + 1;
+    }
+    scans(f->pl, 5);
+    g_assert_cmpuint(session_guard_evicted(f->guard), ==, 0);
+    g_assert_cmpuint(f->bmc->lan.channel.active_sessions, ==, MAX_SESSIONS);
+}
+
 /* A table that is not 2.0.33's: refused, and nothing is written. */
 static void
 test_refuses_unknown_layout(void)
@@ -373,6 +434,12 @@ main(int argc, char **argv)
                fixture_setup, test_evicts_stuck_sessions, fixture_teardown);
     g_test_add("/session-guard/spares-other-sessions", Fixture, NULL,
                fixture_setup, test_spares_other_sessions, fixture_teardown);
+    g_test_add("/session-guard/frees-idle-when-nearly-full", Fixture, NULL,
+               fixture_setup, test_frees_idle_sessions_when_nearly_full,
+               fixture_teardown);
+    g_test_add("/session-guard/spares-busy-when-full", Fixture, NULL,
+               fixture_setup, test_spares_busy_sessions_when_full,
+               fixture_teardown);
     g_test_add("/session-guard/new-session-in-old-slot", Fixture, NULL,
                fixture_setup, test_new_session_in_old_slot_restarts_clock,
                fixture_teardown);
