@@ -20,6 +20,9 @@
  * of them (each costs supervisord about 1 ms of CPU). */
 #define REAP_FAST_POLL_MS 2
 #define REAP_FAST_POLLS   8
+/* A QEMU still running this long after its QMP link went down is alive
+ * with a broken monitor, not exiting: it counts as on again. */
+#define DEAD_PID_GRACE_MS 1500
 #define RETRY_MS          500 /* supervisord did not take a start or stop */
 /* SeaBIOS resets the machine itself twice within ~50 ms of a reset: such
  * "guest" resets right after a boot we started are the firmware's, not a
@@ -41,6 +44,7 @@ struct Machine {
     MachinePolicy restore_default;
     guint poll_ms;
     guint action_timeout_ms;
+    gboolean (*process_running)(int pid);
 
     QmpClient *qmp;
     SupervisorClient *sup;
@@ -55,7 +59,8 @@ struct Machine {
     gboolean sup_known;
     SupProcState sup_state;
     int sup_pid;
-    int dead_pid;    /* pid whose QMP link went down */
+    int dead_pid; /* pid whose QMP link went down */
+    gint64 dead_since_ms;
     guint64 sup_seq; /* ids of getProcessInfo calls sent */
     gboolean sup_inflight;
     guint64 start_seq; /* first poll id that sees our start */

@@ -144,6 +144,25 @@ sup_alive(SupProcState s)
            s == SUP_PROC_STOPPING;
 }
 
+/* Whether @pid is a live process (not gone, not a zombie), from
+ * /proc/PID/stat; FALSE when that cannot be read. */
+static gboolean
+process_running(int pid)
+{
+    char path[40];
+    g_autofree char *stat = NULL;
+    const char *end;
+
+    g_snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (pid <= 0 || !g_file_get_contents(path, &stat, NULL, NULL)) {
+        return FALSE;
+    }
+    /* "PID (COMM) STATE ...": COMM may hold anything, ')' included. */
+    end = strrchr(stat, ')');
+    return end && end[1] == ' ' && end[2] != '\0' && end[2] != 'Z' &&
+           end[2] != 'X' && end[2] != 'x';
+}
+
 static gboolean
 observed_on(Machine *m)
 {
@@ -331,6 +350,15 @@ on_process_info(SupervisorClient *sup, const SupReply *reply,
             !m->request_inflight) {
             /* A start that raced our stop won: stop again. */
             request_stop(m);
+        }
+        if (m->action == ACTION_NONE && !m->qmp_ready &&
+            sup_alive(reply->state) && reply->pid == m->dead_pid &&
+            bmc_loop_now_ms(m->loop) - m->dead_since_ms >= DEAD_PID_GRACE_MS &&
+            m->process_running(reply->pid)) {
+            g_warning("QEMU (pid %d) runs on without a working QMP link: "
+                      "power reads on",
+                      reply->pid);
+            m->dead_pid = 0;
         }
         if (sup_alive(reply->state) && !m->qmp_ready &&
             reply->pid != m->dead_pid) {
@@ -532,6 +560,7 @@ on_qmp_state(QmpClient *qmp, QmpState state, const GError *why, gpointer data)
          * supervisord answer that predates its reaping say "on". */
         if (m->sup_known && sup_alive(m->sup_state)) {
             m->dead_pid = m->sup_pid;
+            m->dead_since_ms = bmc_loop_now_ms(m->loop);
         }
         /* The link drops as QEMU exits; supervisord reaps it only when
          * woken (see next_poll_ms()): poll now and then at short
@@ -810,6 +839,8 @@ machine_new(BmcLoop *loop, const MachineConfig *cfg, GError **error)
     m->restore_default = cfg->restore_default;
     m->policy = cfg->restore_default;
     m->poll_ms = cfg->supervisor_poll_ms ? cfg->supervisor_poll_ms : 1000;
+    m->process_running =
+        cfg->process_running ? cfg->process_running : process_running;
     m->action_timeout_ms =
         cfg->action_timeout_ms ? cfg->action_timeout_ms : 30000;
     load_state(m);

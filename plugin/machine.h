@@ -65,6 +65,8 @@ typedef struct {
     guint qmp_command_timeout_ms;
     guint supervisor_poll_ms; /* default 1000 */
     guint action_timeout_ms;  /* default 30000 */
+    /* Whether a pid is a live process (tests); NULL: /proc/PID/stat. */
+    gboolean (*process_running)(int pid);
 } MachineConfig;
 
 typedef struct Machine Machine;

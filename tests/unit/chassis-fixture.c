@@ -144,6 +144,15 @@ status_byte(Fixture *f, gsize i)
     return rsp[i];
 }
 
+guint fixture_poll_ms;
+gboolean fixture_qemu_alive;
+
+static gboolean
+fake_process_running(int pid)
+{
+    return pid > 0 && fixture_qemu_alive;
+}
+
 void
 fixture_setup(Fixture *f, gconstpointer data)
 {
@@ -169,7 +178,8 @@ fixture_setup(Fixture *f, gconstpointer data)
     cfg.restore_default = MACHINE_POLICY_ALWAYS_OFF;
     cfg.qmp_command_timeout_ms = 1000;
     /* Only polls caused by events: periodic ones would need scripting. */
-    cfg.supervisor_poll_ms = 3600 * 1000;
+    cfg.supervisor_poll_ms = fixture_poll_ms ? fixture_poll_ms : 3600 * 1000;
+    cfg.process_running = fake_process_running;
     f->machine = machine_new(f->loop, &cfg, &error);
     g_assert_no_error(error);
 

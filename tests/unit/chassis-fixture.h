@@ -39,6 +39,11 @@ guint8 request(Fixture *f, guint8 netfn, guint8 cmd, const guint8 *data,
 guint8 control(Fixture *f, guint8 action);
 /* Byte @i of a Get Chassis Status reply (which must succeed). */
 guint8 status_byte(Fixture *f, gsize i);
+/* Set before fixture_setup(): supervisord's poll period (0: none but
+ * those events cause), and what the machine sees in /proc of the pid
+ * supervisord gives (FALSE: no such process). */
+extern guint fixture_poll_ms;
+extern gboolean fixture_qemu_alive;
 /* Power starts off: supervisord says STOPPED and no QMP socket. */
 void fixture_setup(Fixture *f, gconstpointer data);
 void fixture_teardown(Fixture *f, gconstpointer data);

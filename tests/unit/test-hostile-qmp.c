@@ -398,6 +398,53 @@ test_event_flood(Hostile *h, gconstpointer data)
     reset_works(h);
 }
 
+/* A QEMU whose monitor breaks (here: the greeting turns to garbage) but
+ * whose process runs on: off at first, as for a QEMU on its way out, then
+ * on once it has outlived the grace period; a process that is gone (or a
+ * zombie) stays off.  supervisord is polled every 500 ms here. */
+static void
+test_alive_without_qmp(Hostile *h, gconstpointer data)
+{
+    gboolean alive = GPOINTER_TO_INT(data);
+
+    h->warnings[0] = "QEMU (pid 4242) runs on without a working QMP link*";
+    power_on(&h->f);
+    fake_qmp_set_greeting(h->f.qmp, FAKE_QMP_GREETING_GARBAGE);
+    fake_qmp_close(h->f.qmp);
+    pump(h, 200);
+    g_assert_false(fake_qmp_is_ready(h->f.qmp));
+    g_assert_false(machine_is_powered_on(h->f.machine));
+    pump(h, 3000);
+    g_assert_cmpint(machine_is_powered_on(h->f.machine), ==, alive);
+    g_assert_cmpuint(h->warned, ==, alive ? 1 : 0);
+    if (!alive) {
+        return;
+    }
+    /* The monitor recovers: the link comes back, still on. */
+    fake_qmp_set_greeting(h->f.qmp, FAKE_QMP_GREETING_NORMAL);
+    expect_relink(h);
+    g_assert_true(pump_until(h, qmp_done, h, 30000));
+    pump(h, 100);
+    g_assert_true(fake_qmp_is_ready(h->f.qmp));
+    g_assert_true(machine_is_powered_on(h->f.machine));
+}
+
+static void
+polled_setup(Hostile *h, gconstpointer data)
+{
+    fixture_poll_ms = 500;
+    fixture_qemu_alive = GPOINTER_TO_INT(data);
+    hostile_setup(h, data);
+}
+
+static void
+polled_teardown(Hostile *h, gconstpointer data)
+{
+    hostile_teardown(h, data);
+    fixture_poll_ms = 0;
+    fixture_qemu_alive = FALSE;
+}
+
 /* Checked after each test, once its own assertions have passed. */
 static void
 check_bounds(Hostile *h)
@@ -421,6 +468,7 @@ WRAP(test_late_reply)
 WRAP(test_never_answers)
 WRAP(test_close_mid_reply)
 WRAP(test_event_flood)
+WRAP(test_alive_without_qmp)
 
 int
 main(int argc, char **argv)
@@ -439,5 +487,9 @@ main(int argc, char **argv)
     ADD("never-answers", test_never_answers);
     ADD("close-mid-reply", test_close_mid_reply);
     ADD("event-flood", test_event_flood);
+    g_test_add("/hostile-qmp/alive-without-qmp", Hostile, GINT_TO_POINTER(1),
+               polled_setup, test_alive_without_qmp_checked, polled_teardown);
+    g_test_add("/hostile-qmp/gone-without-qmp", Hostile, GINT_TO_POINTER(0),
+               polled_setup, test_alive_without_qmp_checked, polled_teardown);
     return g_test_run();
 }
