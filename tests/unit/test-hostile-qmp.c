@@ -280,6 +280,18 @@ test_huge_line(Hostile *h, gconstpointer data)
     reset_works(h);
 }
 
+/* QEMU greets normally again: the link comes back, power reads on. */
+static void
+greeting_recovers(Hostile *h)
+{
+    fake_qmp_set_greeting(h->f.qmp, FAKE_QMP_GREETING_NORMAL);
+    expect_relink(h);
+    g_assert_true(pump_until(h, qmp_done, h, 30000));
+    pump(h, 100);
+    g_assert_true(fake_qmp_is_ready(h->f.qmp));
+    g_assert_true(machine_is_powered_on(h->f.machine));
+}
+
 static void
 test_no_greeting(Hostile *h, gconstpointer data)
 {
@@ -301,12 +313,7 @@ test_no_greeting(Hostile *h, gconstpointer data)
         g_test_message("greeting %d: %u connections in 10 s, power reads %s",
                        bad[i], fake_qmp_get_connections(h->f.qmp) - before,
                        machine_is_powered_on(h->f.machine) ? "on" : "off");
-        fake_qmp_set_greeting(h->f.qmp, FAKE_QMP_GREETING_NORMAL);
-        expect_relink(h);
-        g_assert_true(pump_until(h, qmp_done, h, 30000));
-        pump(h, 100);
-        g_assert_true(fake_qmp_is_ready(h->f.qmp));
-        g_assert_true(machine_is_powered_on(h->f.machine));
+        greeting_recovers(h);
     }
     reset_works(h);
 }
@@ -421,12 +428,7 @@ test_alive_without_qmp(Hostile *h, gconstpointer data)
         return;
     }
     /* The monitor recovers: the link comes back, still on. */
-    fake_qmp_set_greeting(h->f.qmp, FAKE_QMP_GREETING_NORMAL);
-    expect_relink(h);
-    g_assert_true(pump_until(h, qmp_done, h, 30000));
-    pump(h, 100);
-    g_assert_true(fake_qmp_is_ready(h->f.qmp));
-    g_assert_true(machine_is_powered_on(h->f.machine));
+    greeting_recovers(h);
 }
 
 static void
