@@ -372,7 +372,14 @@ machine_boot_save(Machine *m, GKeyFile *kf)
 void
 machine_boot_load(Machine *m, GKeyFile *kf)
 {
+    BootPlan plan;
+
     boot_options_load(&m->boot, kf, "boot-options");
+    /* The plan follows the kept flags from the start: the next save (a
+     * power change) would drop [next-boot] otherwise, and a QEMU started
+     * behind the BMC's back would boot with the launcher's defaults. */
+    plan_boot(m, &plan);
+    set_next_plan(m, &plan);
 }
 
 void
