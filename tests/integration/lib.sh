@@ -80,6 +80,14 @@ need() {
     done
 }
 
+# rng_seed NAME: seed $RANDOM from the variable NAME (default: the clock)
+# and print the seed, so that a run of a randomized test can be replayed.
+rng_seed() {
+    local seed=${!1:-$(($(date +%s%N) % 32768))}
+    RANDOM=$seed
+    diag "$1=$seed (set it to replay this run)"
+}
+
 free_port() {
     $PY -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
