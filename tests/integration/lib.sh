@@ -153,7 +153,9 @@ stack_start() {
 # stack_run_local_pid: run-local's PID (on the host).
 stack_run_local_pid() {
     if [ "${STACK_PID_NS:-false}" = true ]; then
-        pgrep -P "$STACK_PID" || true # unshare's only child
+        # unshare's only child (and unshare it must be: not a reused PID).
+        [ "$(ps -o comm= -p "$STACK_PID" 2>/dev/null)" = unshare ] || return 0
+        pgrep -P "$STACK_PID" || true
     else
         echo "$STACK_PID"
     fi
