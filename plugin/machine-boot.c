@@ -216,11 +216,25 @@ machine_chassis_control_received(Machine *m)
     bmc_timer_stop(m->loop, m->boot_valid_timer);
 }
 
+/* The timers and QEMU's order follow the boot flags as they now stand. */
+static void
+flags_changed(Machine *m)
+{
+    if (override_active(m) && !(m->boot.clearing & BOOT_KEEP_PAST_60S)) {
+        bmc_timer_start(m->loop, m->boot_valid_timer, VALID_RULE_MS);
+    } else {
+        bmc_timer_stop(m->loop, m->boot_valid_timer);
+    }
+    sync_now(m);
+}
+
 guint8
 machine_boot_set(Machine *m, const guint8 *req, gsize len)
 {
+    BootOptions old = m->boot;
     guint8 cc = boot_options_set(&m->boot, req, len);
     guint8 param = len ? req[0] & 0x7f : 0xff;
+    g_autoptr(GError) error = NULL;
 
     if (cc != IPMI_CC_OK) {
         return cc;
@@ -235,20 +249,22 @@ machine_boot_set(Machine *m, const guint8 *req, gsize len)
                   boot_flags_persistent(&m->boot) ? "persistent"
                                                   : "next boot only",
                   boot_flags_efi(&m->boot) ? "EFI" : "legacy");
-        if (override_active(m) && !(m->boot.clearing & BOOT_KEEP_PAST_60S)) {
-            bmc_timer_start(m->loop, m->boot_valid_timer, VALID_RULE_MS);
-        } else {
-            bmc_timer_stop(m->loop, m->boot_valid_timer);
-        }
-        sync_now(m);
+        flags_changed(m);
     } else if (param == BOOT_PARAM_CLEARING &&
                (m->boot.clearing & BOOT_KEEP_PAST_60S)) {
         bmc_timer_stop(m->loop, m->boot_valid_timer);
     }
-    if (param != BOOT_PARAM_SET_IN_PROGRESS) {
-        save(m);
+    if (param == BOOT_PARAM_SET_IN_PROGRESS || machine_save_state(m, &error)) {
+        return IPMI_CC_OK;
     }
-    return IPMI_CC_OK;
+    /* Not kept (a full disk), so not done: a success would be a promise
+     * that the next start of the node breaks.  The old options stay. */
+    g_message("%s; boot options unchanged", error->message);
+    m->boot = old;
+    if (param == BOOT_PARAM_FLAGS || param == BOOT_PARAM_CLEARING) {
+        flags_changed(m);
+    }
+    return IPMI_CC_UNSPECIFIED;
 }
 
 guint8
@@ -356,7 +372,14 @@ machine_boot_save(Machine *m, GKeyFile *kf)
 void
 machine_boot_load(Machine *m, GKeyFile *kf)
 {
+    BootPlan plan;
+
     boot_options_load(&m->boot, kf, "boot-options");
+    /* The plan follows the kept flags from the start: the next save (a
+     * power change) would drop [next-boot] otherwise, and a QEMU started
+     * behind the BMC's back would boot with the launcher's defaults. */
+    plan_boot(m, &plan);
+    set_next_plan(m, &plan);
 }
 
 void

@@ -100,6 +100,14 @@ ipmi_sim_pid() { supervisorctl -c "$RUN/supervisord.conf" pid ipmi_sim; }
 proc_fds() { ls "/proc/$1/fd" | wc -l; }
 proc_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
+# rng_seed NAME: seed $RANDOM from the variable NAME (default: the clock)
+# and print the seed, so that a run of a randomized test can be replayed.
+rng_seed() {
+    local seed=${!1:-$(($(date +%s%N) % 32768))}
+    RANDOM=$seed
+    diag "$1=$seed (set it to replay this run)"
+}
+
 free_port() {
     $PY -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -132,7 +140,14 @@ guest_ensure() {
 
 # stack_start [VAR=value ...]: run container/run-local in the background
 # with the demo guest, TCG, and fresh ports and directories.
+#
+# STACK_PID_NS=true: run-local is PID 1 of a PID namespace of its own, as
+# the entrypoint is in the container: when supervisord dies, so does every
+# process of the node.  PIDs that supervisorctl reports are then the
+# namespace's, not the host's: use stack_child_pid.
 stack_start() {
+    local wrap=()
+    [ "${STACK_PID_NS:-false}" != true ] || wrap=(unshare --pid --fork)
     IPMI_PORT=$(free_port)
     IPMI_PASS=${IPMI_PASS:-t3st-pass}
     RUN=$TEST_TMP/run
@@ -145,7 +160,7 @@ stack_start() {
         VM_KERNEL="$guest_dir/vmlinuz" VM_INITRD="$guest_dir/initrd.img" \
         VM_APPEND="console=ttyS0,115200 panic=-1" DEBUG=true \
         QEMU_BMC_PLUGIN="$top_builddir/plugin/.libs/qemu-bmc.so" \
-        "$@" \
+        "$@" "${wrap[@]}" \
         "$top_srcdir/container/run-local" >"$TEST_TMP/run-local.log" 2>&1 &
     STACK_PID=$!
     if ! wait_until 30 grep -q "IPMI is answering" "$TEST_TMP/run-local.log"; then
@@ -155,14 +170,51 @@ stack_start() {
     fi
 }
 
+# stack_run_local_pid: run-local's PID (on the host).
+stack_run_local_pid() {
+    if [ "${STACK_PID_NS:-false}" = true ]; then
+        # unshare's only child (and unshare it must be: not a reused PID).
+        [ "$(ps -o comm= -p "$STACK_PID" 2>/dev/null)" = unshare ] || return 0
+        pgrep -P "$STACK_PID" || true
+    else
+        echo "$STACK_PID"
+    fi
+}
+
+# stack_child_pid NAME: the host PID of supervisord (NAME=supervisord) or of
+# one of its programs, by its process name (ipmi_sim, sol-bridge,
+# qemu-system-x86), or empty.
+stack_child_pid() {
+    local rl sup
+    [ -n "$STACK_PID" ] || return 0
+    rl=$(stack_run_local_pid)
+    [ -n "$rl" ] || return 0
+    sup=$(pgrep -P "$rl" -f "supervisord -c $RUN/" || true)
+    if [ "$1" = supervisord ] || [ -z "$sup" ]; then
+        echo "$sup"
+    else
+        pgrep -P "$sup" -x "$1" || true
+    fi
+}
+
 stack_stop() {
+    local target
     if [ -n "$STACK_PID" ] && kill -0 "$STACK_PID" 2>/dev/null; then
-        kill -TERM "$STACK_PID"
+        target=$(stack_run_local_pid)
+        kill -TERM "${target:-$STACK_PID}" 2>/dev/null || true
         local i
         for i in $(seq 100); do
             kill -0 "$STACK_PID" 2>/dev/null || break
             sleep 0.1
         done
+    fi
+    if [ "${STACK_PID_NS:-false}" = true ]; then
+        # The end of run-local, PID 1 there, ends every process of the node
+        # (and supervisord.pid holds a PID of the namespace: not for here).
+        [ -z "$STACK_PID" ] || kill -KILL "$(stack_run_local_pid)" 2>/dev/null || true
+        wait "$STACK_PID" 2>/dev/null || true
+        STACK_PID=
+        return 0
     fi
     # run-local stops supervisord, which stops its programs; anything left
     # (a test that froze a process) goes by PID.

@@ -18,20 +18,6 @@ sol_cmd() {
 }
 sup() { supervisorctl -c "$RUN/supervisord.conf" "$@"; }
 
-# type_until NAME TEXT N PATTERN SECONDS: type TEXT every 2 s until N lines
-# match (after the bridge restarted, ipmi_sim reconnects within 10 s and
-# drops what is typed before).
-type_until() {
-    local deadline=$((SECONDS + $5))
-    while [ $SECONDS -lt $deadline ]; do
-        term_type "$1" "$2"
-        if term_wait "$1" "$3" "$4" 2; then
-            return 0
-        fi
-    done
-    return 1
-}
-
 # --- the first boot, nobody attached ------------------------------------------
 ipmi power on >/dev/null
 check "the guest boots with no SOL client attached" \

@@ -41,6 +41,20 @@ term_wait() {
     wait_until "$4" term_saw "$1" "$2" "$3"
 }
 
+# type_until NAME TEXT N PATTERN SECONDS: type TEXT every 2 s until N lines
+# match (after the bridge restarted, ipmi_sim reconnects within 10 s and
+# drops what is typed before).
+type_until() {
+    local deadline=$((SECONDS + $5))
+    while [ $SECONDS -lt $deadline ]; do
+        term_type "$1" "$2"
+        if term_wait "$1" "$3" "$4" 2; then
+            return 0
+        fi
+    done
+    return 1
+}
+
 term_running() { kill -0 "${TERM_PID[$1]}" 2>/dev/null; }
 term_ended() { ! term_running "$1"; }
 

@@ -417,6 +417,45 @@ test_boot_firmware_switch_cycles(Fixture *f, gconstpointer data)
     }
 }
 
+/* A setting that cannot be kept (a full disk; here a directory where the
+ * new state file would be written) is refused with an error, and the old
+ * one stays in force and on disk; once the disk takes writes, it works. */
+static void
+test_unsaved_setting_refused(Fixture *f, gconstpointer data)
+{
+    const guint8 pxe[] = {0x05, 0xc0, 0x04, 0x00, 0x00, 0x00};
+    const guint8 cdrom[] = {0x05, 0xc0, 0x14, 0x00, 0x00, 0x00};
+    guint8 rsp[IPMI_MAX_RSP];
+    gsize n;
+    guint8 always_on = 0x02;
+    g_autofree char *tmp =
+        g_build_filename(f->dir, "state", "qemu-bmc.state.tmp", NULL);
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
+    g_autofree char *last = NULL;
+
+    g_assert_cmpuint(boot_set(f, pxe, sizeof(pxe)), ==, IPMI_CC_OK);
+    before = state_text(f);
+    g_assert_cmpint(g_mkdir(tmp, 0700), ==, 0);
+
+    g_assert_cmpuint(boot_set(f, cdrom, sizeof(cdrom)), ==,
+                     IPMI_CC_UNSPECIFIED);
+    g_assert_cmpuint(
+        request(f, IPMI_NETFN_CHASSIS, 0x06, &always_on, 1, rsp, &n), ==,
+        IPMI_CC_UNSPECIFIED);
+    after = state_text(f);
+    g_assert_cmpstr(after, ==, before);
+    g_assert_nonnull(strstr(after, "boot-flags=c004000000"));
+    /* What the BMC answers is what it kept. */
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0xc0);
+    g_assert_cmpuint((status_byte(f, 1) >> 5) & 0x03, ==, 0);
+
+    g_assert_cmpint(g_rmdir(tmp), ==, 0);
+    g_assert_cmpuint(boot_set(f, cdrom, sizeof(cdrom)), ==, IPMI_CC_OK);
+    last = state_text(f);
+    g_assert_nonnull(strstr(last, "boot-flags=c014000000"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -442,5 +481,6 @@ main(int argc, char **argv)
     ADD("boot/60s-rule", test_boot_60s_rule);
     ADD("boot/60s-met-by-control", test_boot_60s_met_by_control);
     ADD("boot/firmware-switch-cycles", test_boot_firmware_switch_cycles);
+    ADD("unsaved-setting-refused", test_unsaved_setting_refused);
     return g_test_run();
 }
