@@ -126,7 +126,21 @@ session_guard_free(SessionGuard *guard)
  * sessions idle longest, if idle SESSION_GUARD_IDLE_S or more, until the
  * reserve is back.  lanserv resets time_left to its timeout at every
  * message of a session, so the idle time is timeout - time_left.  Slots
- * already marked (time_left 0) count as free. */
+ * already marked (time_left 0) count as free.  A session with SOL active
+ * is never taken. */
+/* A session something is attached to (an active SOL payload registers a
+ * closer) is in use even when its console is quiet. */
+static gboolean
+has_closer(const session_t *s)
+{
+    for (guint k = 0; k < LANSERV_NUM_CLOSERS; k++) {
+        if (s->closers[k].close_cb) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 static guint
 mark_idle(lanserv_data_t *lan)
 {
@@ -146,7 +160,8 @@ mark_idle(lanserv_data_t *lan)
 
             if (!s->active || s->time_left == 0 ||
                 (s->rmcpplus && s->in_startup) || s->time_left > timeout ||
-                timeout - s->time_left < SESSION_GUARD_IDLE_S) {
+                timeout - s->time_left < SESSION_GUARD_IDLE_S ||
+                has_closer(s)) {
                 continue;
             }
             if (!oldest || s->time_left < oldest->time_left) {

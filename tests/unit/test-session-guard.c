@@ -314,6 +314,14 @@ test_new_session_in_old_slot_restarts_clock(Fixture *f, gconstpointer data)
 /* A nearly full table of logged-in sessions that clients left without
  * closing: the longest-idle ones go until SESSION_GUARD_RESERVE slots are
  * free; sessions idle less than SESSION_GUARD_IDLE_S stay. */
+static guint sol_closes;
+
+static void
+sol_closed(lmc_data_t *mc, uint32_t session_id, void *cb_data)
+{
+    sol_closes++;
+}
+
 static void
 test_frees_idle_sessions_when_nearly_full(Fixture *f, gconstpointer data)
 {
@@ -329,6 +337,9 @@ test_frees_idle_sessions_when_nearly_full(Fixture *f, gconstpointer data)
         /* Ten idle for 20 s, the rest for less than the minimum. */
         s->time_left = i % 6 == 0 ? timeout - 20 : timeout - 4 + i % 3;
     }
+    /* The idlest of all, but with SOL active: kept. */
+    f->bmc->lan.sessions[6].time_left = timeout - 25;
+    f->bmc->lan.sessions[6].closers[1].close_cb = sol_closed;
     scans(f->pl, 1);
     g_assert_cmpuint(session_guard_evicted(f->guard), ==,
                      SESSION_GUARD_RESERVE);
@@ -343,6 +354,8 @@ test_frees_idle_sessions_when_nearly_full(Fixture *f, gconstpointer data)
             g_assert_true(s->active);
         }
     }
+    g_assert_true(f->bmc->lan.sessions[6].active);
+    g_assert_cmpuint(sol_closes, ==, 0);
     g_assert_cmpuint(old, ==, MAX_SESSIONS / 6 - SESSION_GUARD_RESERVE);
     g_assert_cmpuint(open_session(f->bmc, &sid), ==, 0);
 
