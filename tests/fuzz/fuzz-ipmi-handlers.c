@@ -29,6 +29,7 @@
 
 #include "boot-options.h"
 #include "fuzz-common.h"
+#include "../unit/test-util.h"
 #include "ipmi-cmd.h"
 #include "loop.h"
 #include "machine.h"
@@ -298,28 +299,10 @@ out:
 }
 
 static void
-remove_tree(const char *path)
-{
-    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-
-        if (g_file_test(child, G_FILE_TEST_IS_DIR)) {
-            remove_tree(child);
-        } else {
-            g_unlink(child);
-        }
-    }
-    g_rmdir(path);
-}
-
-static void
 cleanup(void)
 {
     if (dir) {
-        remove_tree(dir);
+        test_remove_tree(dir);
     }
 }
 

@@ -25,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int open_socket(const char *ifname)
+static int
+open_socket(const char *ifname)
 {
     int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
     if (fd < 0) {
@@ -37,14 +38,16 @@ static int open_socket(const char *ifname)
         .sll_protocol = htons(ETH_P_ALL),
         .sll_ifindex = (int)if_nametoindex(ifname),
     };
-    if (sll.sll_ifindex == 0 || bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
+    if (sll.sll_ifindex == 0 ||
+        bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
         perror("pktdump: bind");
         exit(1);
     }
     return fd;
 }
 
-static int send_frame(const char *ifname, const char *hex)
+static int
+send_frame(const char *ifname, const char *hex)
 {
     unsigned char frame[9216];
     size_t n = strlen(hex) / 2;
@@ -69,20 +72,23 @@ static int send_frame(const char *ifname, const char *hex)
     return 0;
 }
 
-static double now(void)
+static double
+now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "-s") == 0) {
         return send_frame(argv[2], argv[3]);
     }
     if (argc != 5) {
-        fprintf(stderr, "usage: pktdump IFACE MARKER COUNT SECONDS | pktdump -s IFACE HEX\n");
+        fprintf(stderr, "usage: pktdump IFACE MARKER COUNT SECONDS | pktdump "
+                        "-s IFACE HEX\n");
         return 2;
     }
     const char *marker = argv[2];
@@ -118,22 +124,27 @@ int main(int argc, char **argv)
         } ctl;
         struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf - 4};
         struct msghdr msg = {
-            .msg_iov = &iov, .msg_iovlen = 1,
-            .msg_control = &ctl, .msg_controllen = sizeof ctl,
+            .msg_iov = &iov,
+            .msg_iovlen = 1,
+            .msg_control = &ctl,
+            .msg_controllen = sizeof ctl,
         };
         ssize_t n = recvmsg(fd, &msg, 0);
         if (n < 14) {
             continue;
         }
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
+             c = CMSG_NXTHDR(&msg, c)) {
             if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) {
                 continue;
             }
             struct tpacket_auxdata aux;
             memcpy(&aux, CMSG_DATA(c), sizeof aux);
             if (aux.tp_status & TP_STATUS_VLAN_VALID) {
-                unsigned short tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID)
-                                          ? aux.tp_vlan_tpid : ETH_P_8021Q;
+                unsigned short tpid =
+                    (aux.tp_status & TP_STATUS_VLAN_TPID_VALID)
+                        ? aux.tp_vlan_tpid
+                        : ETH_P_8021Q;
                 memmove(buf + 16, buf + 12, (size_t)n - 12);
                 buf[12] = (unsigned char)(tpid >> 8);
                 buf[13] = (unsigned char)tpid;

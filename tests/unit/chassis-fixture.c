@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chassis-fixture.h"
+#include "test-util.h"
 
 static char *
 process_info(int state, int pid)
@@ -200,24 +201,6 @@ fixture_setup(Fixture *f, gconstpointer data)
     run_for(f, 100);
 }
 
-static void
-remove_tree(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *name;
-
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-
-        if (g_file_test(child, G_FILE_TEST_IS_DIR)) {
-            remove_tree(child);
-        } else {
-            g_unlink(child);
-        }
-    }
-    g_rmdir(path);
-}
-
 void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
@@ -225,7 +208,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
     g_clear_pointer(&f->qmp, fake_qmp_free);
     g_clear_pointer(&f->sup, fake_supervisor_free);
     g_clear_pointer(&f->pl, bmc_poll_loop_free);
-    remove_tree(f->dir);
+    test_remove_tree(f->dir);
     g_free(f->dir);
     g_free(f->qmp_path);
 }

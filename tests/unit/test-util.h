@@ -38,6 +38,26 @@ test_tmpdir_free(char *dir)
     g_free(dir);
 }
 
+/* Remove @path and everything below it, for fixtures whose code under test
+ * writes files of its own (state, markers). */
+static inline void
+test_remove_tree(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+
+        if (g_file_test(child, G_FILE_TEST_IS_DIR)) {
+            test_remove_tree(child);
+        } else {
+            g_unlink(child);
+        }
+    }
+    g_rmdir(path);
+}
+
 /* ---- Fake servers ----------------------------------------------------- */
 
 /* Fail the running test with "@who: message".  The message also goes to
