@@ -119,15 +119,6 @@ session_guard_free(SessionGuard *guard)
     g_free(guard);
 }
 
-/* A client that ends without closing its session (pyghmi, a killed
- * ipmitool) leaves it for lanserv's timeout (30 s): a few busy clients then
- * fill the table and every login is refused.  When fewer than
- * SESSION_GUARD_RESERVE slots would be free, mark (time_left = 0) the
- * sessions idle longest, if idle SESSION_GUARD_IDLE_S or more, until the
- * reserve is back.  lanserv resets time_left to its timeout at every
- * message of a session, so the idle time is timeout - time_left.  Slots
- * already marked (time_left 0) count as free.  A session with SOL active
- * is never taken. */
 /* A session something is attached to (an active SOL payload registers a
  * closer) is in use even when its console is quiet. */
 static gboolean
@@ -141,6 +132,15 @@ has_closer(const session_t *s)
     return FALSE;
 }
 
+/* A client that ends without closing its session (pyghmi, a killed
+ * ipmitool) leaves it for lanserv's timeout (30 s): a few busy clients then
+ * fill the table and every login is refused.  When fewer than
+ * SESSION_GUARD_RESERVE slots would be free, mark (time_left = 0) the
+ * sessions idle longest, if idle SESSION_GUARD_IDLE_S or more, until the
+ * reserve is back.  lanserv resets time_left to its timeout at every
+ * message of a session, so the idle time is timeout - time_left.  Slots
+ * already marked (time_left 0) count as free.  A session with SOL active
+ * is never taken. */
 static guint
 mark_idle(lanserv_data_t *lan)
 {
