@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "qemu-bmc"
 #endif
 
+#include <math.h>
 #include <string.h>
 
 #include "qmp-proto.h"
@@ -291,6 +292,37 @@ check_shape(const char *line, gsize len, GError **error)
 }
 
 /* QMP event and error class names: letters, digits, '_' and '-'. */
+/* Whether every number below @node is finite.  json-glib reads 1e400 as
+ * infinity and would write it back as "inf.0", which is not JSON; QEMU
+ * never sends such a number.  Nesting is bounded by check_shape(). */
+static gboolean
+all_finite(JsonNode *node)
+{
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        JsonObjectIter iter;
+        JsonNode *member;
+
+        json_object_iter_init(&iter, json_node_get_object(node));
+        while (json_object_iter_next(&iter, NULL, &member)) {
+            if (!all_finite(member)) {
+                return FALSE;
+            }
+        }
+    } else if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *array = json_node_get_array(node);
+
+        for (guint i = 0; i < json_array_get_length(array); i++) {
+            if (!all_finite(json_array_get_element(array, i))) {
+                return FALSE;
+            }
+        }
+    } else if (JSON_NODE_HOLDS_VALUE(node) &&
+               json_node_get_value_type(node) == G_TYPE_DOUBLE) {
+        return isfinite(json_node_get_double(node));
+    }
+    return TRUE;
+}
+
 static gboolean
 is_identifier(const char *s)
 {
@@ -364,6 +396,10 @@ qmp_message_parse(const char *line, gsize len, GError **error)
     msg->root = json_parser_steal_root(parser);
     if (!msg->root || !JSON_NODE_HOLDS_OBJECT(msg->root)) {
         invalid(error, line, len, "not a JSON object");
+        return NULL;
+    }
+    if (!all_finite(msg->root)) {
+        invalid(error, line, len, "a number out of range");
         return NULL;
     }
     obj = json_node_get_object(msg->root);

@@ -303,6 +303,10 @@ test_parse_invalid(void)
          * eating the next byte. */
         "{\"\\ud80\\\\u",
         "{\"return\": \"\\u12\"}",
+        /* ... and a number out of double's range, which json-glib reads
+         * as infinity and would write back as "inf.0". */
+        "{\"event\": \"RESET\", \"data\": {\"guest\": 1e400}}",
+        "{\"return\": [-1e999]}",
         /* Event and error class names are identifiers, not free text. */
         "{\"event\": \"\"}",
         "{\"event\": \"A\\nB\"}",
