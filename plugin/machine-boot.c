@@ -184,14 +184,24 @@ sync_later(Machine *m)
 }
 
 /* A boot is starting with the flags as they stand: a next-boot-only
- * override is used up, unless @keep (a parameter 3 bit) says otherwise. */
-static void
-consume(Machine *m, gboolean keep)
+ * override is used up, unless @keep (a parameter 3 bit) says otherwise.
+ * TRUE if it was: the flags changed, and the caller saves them. */
+static gboolean
+use_up(Machine *m, gboolean keep)
 {
     if (override_active(m) && !boot_flags_persistent(&m->boot) && !keep) {
         g_message("boot override used: cleared (it was for the next boot)");
         boot_flags_clear_valid(&m->boot);
         bmc_timer_stop(m->loop, m->boot_valid_timer);
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static void
+consume(Machine *m, gboolean keep)
+{
+    if (use_up(m, keep)) {
         save(m);
     }
 }
@@ -274,17 +284,60 @@ machine_boot_get(Machine *m, const guint8 *req, gsize len, guint8 *rsp,
     return boot_options_get(&m->boot, req, len, rsp, rsp_len);
 }
 
-void
-machine_boot_before_start(Machine *m)
+/* Whether the state file on disk holds the plan the BMC means for the next
+ * boot: [next-boot], which the launcher reads.  Only asked after a failed
+ * save, so reading the file here costs nothing on the usual path. */
+static gboolean
+launcher_reads_next_plan(Machine *m)
 {
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *order = NULL;
+    g_autofree char *firmware = NULL;
+    gboolean setup;
+
+    if (!g_key_file_load_from_file(kf, m->state_path, G_KEY_FILE_NONE, NULL)) {
+        return FALSE;
+    }
+    order = g_key_file_get_string(kf, "next-boot", "order", NULL);
+    firmware = g_key_file_get_string(kf, "next-boot", "firmware", NULL);
+    setup = g_key_file_get_boolean(kf, "next-boot", "setup", &error);
+    return order && firmware && !error &&
+           g_strcmp0(order, m->next_plan_order) == 0 &&
+           g_str_equal(firmware, m->next_plan_uefi ? "uefi" : "bios") &&
+           !setup == !m->next_plan_setup;
+}
+
+gboolean
+machine_boot_before_start(Machine *m, GError **error)
+{
+    BootOptions flags = m->boot;
+    g_autoptr(GError) local = NULL;
     BootPlan plan;
 
     plan_boot(m, &plan);
     set_next_plan(m, &plan);
+    /* One write for the plan, the override used up and "was on" (set by
+     * the caller): the launcher reads the plan when supervisord spawns it. */
+    use_up(m, FALSE);
+    if (!machine_save_state(m, &local)) {
+        if (!launcher_reads_next_plan(m)) {
+            /* QEMU would boot with an older plan (say, a device the
+             * operator has since changed or that has expired): a wrong
+             * boot is worse than a refused power on.  Nothing is used up. */
+            m->boot = flags;
+            g_set_error(error, MACHINE_ERROR, MACHINE_ERROR_IO,
+                        "power on refused: %s; the boot plan on disk is an "
+                        "older one, which QEMU would boot with",
+                        local->message);
+            return FALSE;
+        }
+        g_warning("%s; powering on: the boot plan on disk is this one",
+                  local->message);
+    }
     m->running_uefi = plan.uefi;
     m->running_setup = plan.setup;
-    consume(m, FALSE);
-    save(m); /* the launcher reads the plan when supervisord spawns it */
+    return TRUE;
 }
 
 gboolean

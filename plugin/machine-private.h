@@ -111,8 +111,10 @@ void machine_boot_save(Machine *m, GKeyFile *kf);
 void machine_boot_load(Machine *m, GKeyFile *kf);
 /* A chassis control command arrived: the 60-second rule is satisfied. */
 void machine_boot_chassis_control(Machine *m);
-/* QEMU is about to be started: tell the launcher how to boot. */
-void machine_boot_before_start(Machine *m);
+/* QEMU is about to be started: tell the launcher how to boot (saves the
+ * state).  FALSE with MACHINE_ERROR_IO when the state file could not be
+ * saved and the plan on disk is not this one: do not start. */
+gboolean machine_boot_before_start(Machine *m, GError **error);
 /* An IPMI hard reset is about to be sent.  FALSE: the override needs the
  * other firmware, so the reset must become a power cycle. */
 gboolean machine_boot_before_reset(Machine *m);

@@ -234,18 +234,26 @@ request_start(Machine *m)
     supervisor_client_start_process(m->sup, m->program, on_start_reply, m);
 }
 
-static void
-start_qemu(Machine *m)
+/* FALSE (nothing started) when the launcher could not be given this
+ * boot's plan: see machine_boot_before_start(). */
+static gboolean
+start_qemu(Machine *m, GError **error)
 {
+    gboolean was_on = m->last_power_on;
+
+    /* One write for both: the launcher's boot plan and "was on". */
+    m->last_power_on = TRUE;
+    if (!machine_boot_before_start(m, error)) {
+        m->last_power_on = was_on;
+        return FALSE;
+    }
     set_action(m, ACTION_POWERING_ON);
     m->boot_started_ms = bmc_loop_now_ms(m->loop);
     m->start_accepted = FALSE;
     m->start_seq = G_MAXUINT64;
     bmc_timer_start(m->loop, m->kick_timer, KICK_MS);
-    /* One write for both: the launcher's boot plan and "was on". */
-    m->last_power_on = TRUE;
-    machine_boot_before_start(m);
     request_start(m);
+    return TRUE;
 }
 
 static void request_stop(Machine *m);
@@ -415,6 +423,7 @@ on_poll_timer(gpointer data)
 static void
 apply_restore_policy(Machine *m)
 {
+    g_autoptr(GError) error = NULL;
     MachineRestartCause cause;
 
     m->pending_restore = FALSE;
@@ -430,9 +439,12 @@ apply_restore_policy(Machine *m)
     }
     g_message("power restore policy %s: powering on",
               machine_policy_to_string(m->policy));
+    if (!start_qemu(m, &error)) {
+        g_warning("%s", error->message);
+        return;
+    }
     m->restart_cause = cause;
     m->restart_channel = 0;
-    start_qemu(m);
 }
 
 /* Re-derive power after any observation and drive pending actions. */
@@ -446,9 +458,14 @@ update(Machine *m)
     }
     if ((m->action == ACTION_POWERING_OFF || m->action == ACTION_CYCLE_OFF) &&
         !m->qmp_ready && m->sup_known && !sup_alive(m->sup_state)) {
+        g_autoptr(GError) error = NULL;
+
         if (m->action == ACTION_CYCLE_OFF) {
             g_message("power cycle: off, powering on again");
-            start_qemu(m);
+            if (!start_qemu(m, &error)) {
+                g_warning("power cycle: %s; staying off", error->message);
+                set_action(m, ACTION_NONE);
+            }
         } else {
             set_action(m, ACTION_NONE);
         }
@@ -655,10 +672,12 @@ machine_power_on(Machine *m, guint8 channel, GError **error)
         return TRUE;
     }
     g_message("power on");
+    if (!start_qemu(m, error)) {
+        return FALSE;
+    }
     m->restart_cause = MACHINE_CAUSE_CHASSIS_CONTROL;
     m->restart_channel = channel;
     m->last_event |= 0x10; /* last power on via IPMI command */
-    start_qemu(m);
     update(m);
     return TRUE;
 }

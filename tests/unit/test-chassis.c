@@ -417,9 +417,20 @@ test_boot_firmware_switch_cycles(Fixture *f, gconstpointer data)
     }
 }
 
-/* A setting that cannot be kept (a full disk; here a directory where the
- * new state file would be written) is refused with an error, and the old
- * one stays in force and on disk; once the disk takes writes, it works. */
+/* Saves fail from now on (a full disk; here a directory where the new
+ * state file would be written).  Returns its path, for g_rmdir(). */
+static char *
+block_saves(Fixture *f)
+{
+    char *tmp = g_build_filename(f->dir, "state", "qemu-bmc.state.tmp", NULL);
+
+    g_assert_cmpint(g_mkdir(tmp, 0700), ==, 0);
+    return tmp;
+}
+
+/* A setting that cannot be kept (a full disk: block_saves()) is refused
+ * with an error, and the old one stays in force and on disk; once the disk
+ * takes writes, it works. */
 static void
 test_unsaved_setting_refused(Fixture *f, gconstpointer data)
 {
@@ -428,15 +439,14 @@ test_unsaved_setting_refused(Fixture *f, gconstpointer data)
     guint8 rsp[IPMI_MAX_RSP];
     gsize n;
     guint8 always_on = 0x02;
-    g_autofree char *tmp =
-        g_build_filename(f->dir, "state", "qemu-bmc.state.tmp", NULL);
+    g_autofree char *tmp = NULL;
     g_autofree char *before = NULL;
     g_autofree char *after = NULL;
     g_autofree char *last = NULL;
 
     g_assert_cmpuint(boot_set(f, pxe, sizeof(pxe)), ==, IPMI_CC_OK);
     before = state_text(f);
-    g_assert_cmpint(g_mkdir(tmp, 0700), ==, 0);
+    tmp = block_saves(f);
 
     g_assert_cmpuint(boot_set(f, cdrom, sizeof(cdrom)), ==,
                      IPMI_CC_UNSPECIFIED);
@@ -454,6 +464,82 @@ test_unsaved_setting_refused(Fixture *f, gconstpointer data)
     g_assert_cmpuint(boot_set(f, cdrom, sizeof(cdrom)), ==, IPMI_CC_OK);
     last = state_text(f);
     g_assert_nonnull(strstr(last, "boot-flags=c014000000"));
+}
+
+/* A next-boot-only PXE override, saved (the launcher's plan has PXE
+ * first); then saves fail.  Returns block_saves()' path. */
+static char *
+pxe_saved_then_full(Fixture *f)
+{
+    const guint8 pxe[] = {0x05, 0x80, 0x04, 0x00, 0x00, 0x00};
+    g_autofree char *text = NULL;
+
+    g_assert_cmpuint(boot_set(f, pxe, sizeof(pxe)), ==, IPMI_CC_OK);
+    text = state_text(f);
+    g_assert_nonnull(strstr(text, "order=net0,disk0,cd0"));
+    return block_saves(f);
+}
+
+/* The override expires while the disk is full: the file still holds its
+ * plan (PXE first), so the launcher would boot from the network.  Power on
+ * is refused rather than boot the wrong device; nothing is started, and
+ * once the disk takes writes it powers on with the right plan. */
+static void
+test_power_on_refused_old_plan(Fixture *f, gconstpointer data)
+{
+    g_autofree char *tmp = pxe_saved_then_full(f);
+    g_autofree char *before = state_text(f);
+    g_autofree char *after = NULL;
+    g_autofree char *last = NULL;
+
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_MESSAGE,
+                          "boot override expired*");
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_WARNING, "saving state: *");
+    run_for(f, 61000);
+    g_test_assert_expected_messages();
+
+    /* Nothing scripted on the fake supervisord: a startProcess fails. */
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_MESSAGE, "power on");
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_MESSAGE,
+                          "power on refused: saving state: *older one*");
+    g_assert_cmpuint(control(f, 0x01), ==, IPMI_CC_UNSPECIFIED);
+    run_for(f, 500);
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(status_byte(f, 1) & 0x01, ==, 0x00);
+    after = state_text(f);
+    g_assert_cmpstr(after, ==, before);
+
+    g_assert_cmpint(g_rmdir(tmp), ==, 0);
+    power_on(f);
+    last = state_text(f);
+    g_assert_nonnull(strstr(last, "order=disk0,cd0,net0"));
+    g_assert_nonnull(strstr(last, "last-power-on=true"));
+}
+
+/* With the disk full but the plan on disk the one meant (the override was
+ * saved when it was set), power on goes ahead: the launcher boots it. */
+static void
+test_power_on_unsaved_same_plan(Fixture *f, gconstpointer data)
+{
+    g_autofree char *tmp = pxe_saved_then_full(f);
+    g_autofree char *text = NULL;
+
+    fake_supervisor_expect_value(f->sup, "supervisor.startProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    expect_info(f, 20, 4242);
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_MESSAGE, "power on");
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_MESSAGE,
+                          "boot override used*");
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_WARNING,
+                          "saving state: *the boot plan on disk is this one");
+    g_test_expect_message("qemu-bmc", G_LOG_LEVEL_MESSAGE, "power is on");
+    g_assert_cmpuint(control(f, 0x01), ==, IPMI_CC_OK);
+    g_test_assert_expected_messages();
+    text = state_text(f);
+    g_assert_nonnull(strstr(text, "order=net0,disk0,cd0"));
+    g_assert_cmpint(g_rmdir(tmp), ==, 0);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, scripts_done, f, 5000));
+    g_assert_cmpuint(boot_flags_byte(f), ==, 0x00); /* used up */
 }
 
 int
@@ -482,5 +568,7 @@ main(int argc, char **argv)
     ADD("boot/60s-met-by-control", test_boot_60s_met_by_control);
     ADD("boot/firmware-switch-cycles", test_boot_firmware_switch_cycles);
     ADD("unsaved-setting-refused", test_unsaved_setting_refused);
+    ADD("boot/power-on-refused-old-plan", test_power_on_refused_old_plan);
+    ADD("boot/power-on-unsaved-same-plan", test_power_on_unsaved_same_plan);
     return g_test_run();
 }
