@@ -285,27 +285,33 @@ machine_boot_get(Machine *m, const guint8 *req, gsize len, guint8 *rsp,
 }
 
 /* Whether the state file on disk holds the plan the BMC means for the next
- * boot: [next-boot], which the launcher reads.  Only asked after a failed
- * save, so reading the file here costs nothing on the usual path. */
+ * boot: its [next-boot] as machine_boot_save() would write it now, which is
+ * what the launcher reads.  Only asked after a failed save, so reading the
+ * file here costs nothing on the usual path. */
 static gboolean
 launcher_reads_next_plan(Machine *m)
 {
-    g_autoptr(GKeyFile) kf = g_key_file_new();
-    g_autoptr(GError) error = NULL;
-    g_autofree char *order = NULL;
-    g_autofree char *firmware = NULL;
-    gboolean setup;
+    g_autoptr(GKeyFile) want = g_key_file_new();
+    g_autoptr(GKeyFile) disk = g_key_file_new();
+    g_auto(GStrv) keys = NULL;
 
-    if (!g_key_file_load_from_file(kf, m->state_path, G_KEY_FILE_NONE, NULL)) {
+    machine_boot_save(m, want);
+    keys = g_key_file_get_keys(want, "next-boot", NULL, NULL);
+    if (!keys || !g_key_file_load_from_file(disk, m->state_path,
+                                            G_KEY_FILE_NONE, NULL)) {
         return FALSE;
     }
-    order = g_key_file_get_string(kf, "next-boot", "order", NULL);
-    firmware = g_key_file_get_string(kf, "next-boot", "firmware", NULL);
-    setup = g_key_file_get_boolean(kf, "next-boot", "setup", &error);
-    return order && firmware && !error &&
-           g_strcmp0(order, m->next_plan_order) == 0 &&
-           g_str_equal(firmware, m->next_plan_uefi ? "uefi" : "bios") &&
-           !setup == !m->next_plan_setup;
+    for (gsize i = 0; keys[i]; i++) {
+        g_autofree char *a =
+            g_key_file_get_value(want, "next-boot", keys[i], NULL);
+        g_autofree char *b =
+            g_key_file_get_value(disk, "next-boot", keys[i], NULL);
+
+        if (g_strcmp0(a, b) != 0) {
+            return FALSE;
+        }
+    }
+    return TRUE;
 }
 
 gboolean

@@ -291,7 +291,6 @@ check_shape(const char *line, gsize len, GError **error)
     return TRUE;
 }
 
-/* QMP event and error class names: letters, digits, '_' and '-'. */
 /* Whether every number below @node is finite.  json-glib reads 1e400 as
  * infinity and would write it back as "inf.0", which is not JSON; QEMU
  * never sends such a number.  Nesting is bounded by check_shape(). */
@@ -323,6 +322,7 @@ all_finite(JsonNode *node)
     return TRUE;
 }
 
+/* QMP event and error class names: letters, digits, '_' and '-'. */
 static gboolean
 is_identifier(const char *s)
 {
