@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,5 +166,10 @@ main(int argc, char **argv)
         got++;
     }
     printf("pktdump: done %d\n", got);
+    fflush(stdout);
+    /* Leaving promiscuous mode at exit makes the kernel print a line on
+     * the serial console, straight to the UART: let our lines out first,
+     * or it lands in the middle of one (seen in CI: a FRAME line cut). */
+    tcdrain(STDOUT_FILENO);
     return 0;
 }
