@@ -162,7 +162,7 @@ test_attach_all(void)
     g_autoptr(GError) error = NULL;
     guint8 bad[sizeof(auth_caps)];
     guint8 buf[64];
-    gssize len;
+    gssize len = 0;
     int n;
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_DGRAM, 0, pair), ==, 0);
