@@ -15,15 +15,20 @@
 #define KICK_MS        50 /* QMP connect retry while a power-on is pending */
 #define FAST_POLL_MS   100
 #define REAP_POLL_MS   10 /* QEMU exiting: wake supervisord to reap it */
-/* Right after QEMU's QMP link drops in a power off, QEMU is a zombie
- * within a millisecond: the first polls come this fast, a bounded number
- * of them (each costs supervisord about 1 ms of CPU). */
+/* Without a pidfd for QEMU: right after QEMU's QMP link drops in a power
+ * off, QEMU is a zombie within a millisecond: the first polls come this
+ * fast, a bounded number of them (each costs supervisord about 1 ms of
+ * CPU). */
 #define REAP_FAST_POLL_MS 2
 #define REAP_FAST_POLLS   8
 /* A QEMU still running this long after its QMP link went down is alive
  * with a broken monitor, not exiting: it counts as on again. */
 #define DEAD_PID_GRACE_MS 1500
 #define RETRY_MS          500 /* supervisord did not take a start or stop */
+/* A hard off signals QEMU through its pidfd; a QEMU still there this long
+ * after (frozen) is stopped through supervisord, which escalates to
+ * SIGKILL. */
+#define STOP_DEFER_MS 250
 /* SeaBIOS resets the machine itself twice within ~50 ms of a reset: such
  * "guest" resets right after a boot we started are the firmware's, not a
  * reboot from the OS. */
@@ -45,6 +50,7 @@ struct Machine {
     guint poll_ms;
     guint action_timeout_ms;
     gboolean (*process_running)(int pid);
+    int (*pidfd_open)(int pid);
 
     QmpClient *qmp;
     SupervisorClient *sup;
@@ -68,6 +74,16 @@ struct Machine {
     gboolean request_inflight; /* a start or stop call is out */
     gboolean was_on;
     guint reap_fast_polls; /* left at REAP_FAST_POLL_MS */
+
+    /* QEMU's process itself, through a pidfd (machine.c, "QEMU's pidfd"):
+     * readable once it has exited, so nothing polls supervisord while QEMU
+     * exits, and a hard off signals it without supervisord's hop. */
+    int watched_pid; /* the last pid given to pidfd_open, or 0 */
+    int qemu_pidfd;  /* -1: none (not opened, failed, or exited) */
+    int exited_pid;  /* the last pid whose pidfd said it has exited */
+    BmcWatch *qemu_watch;
+    gboolean stop_deferred; /* SIGTERM sent; stopProcess if it does not do */
+    BmcTimer *stop_timer;
 
     /* Intent. */
     Action action;

@@ -67,6 +67,9 @@ typedef struct {
     guint action_timeout_ms;  /* default 30000 */
     /* Whether a pid is a live process (tests); NULL: /proc/PID/stat. */
     gboolean (*process_running)(int pid);
+    /* A pidfd for a pid (tests); NULL: pidfd_open(2).  -1 with errno set
+     * when there is none: the machine then relies on supervisord alone. */
+    int (*pidfd_open)(int pid);
 } MachineConfig;
 
 typedef struct Machine Machine;

@@ -18,8 +18,23 @@ new_qemu() {
     [ -n "$p" ] && [ "$p" != "$1" ]
 }
 
+# sigterm_from PID: QEMU's last "terminating on signal 15" names PID.
+sigterm_from() {
+    grep "terminating on signal 15 from pid" "$RUN/qemu.log" | tail -n1 |
+        grep -q "from pid $1 "
+}
+
+qemu_exited_cleanly() {
+    local st
+    # (supervisorctl status exits 3 for a program that is not running.)
+    st=$(supervisorctl -c "$RUN/supervisord.conf" status qemu || true)
+    [[ $st == *" EXITED "* ]] &&
+        grep -E "(exited|stopped): qemu" "$RUN/supervisord.log" | tail -n1 |
+        grep -q "exited: qemu (exit status 0; expected)"
+}
+
 guest_ensure
-tap_plan 22
+tap_plan 24
 stack_start
 
 check "power status is off at start" power_is off
@@ -59,3 +74,8 @@ check "power on again" ipmi power on
 wait_until 20 qemu_is running || true
 ipmi power off >/dev/null
 check "power off ends QEMU" wait_until 10 qemu_gone
+# The BMC signals QEMU itself through a pidfd; QEMU names the sender.
+check "the SIGTERM came from ipmi_sim (the plugin's pidfd), not supervisord" \
+    sigterm_from "$(ipmi_sim_pid)"
+check "supervisord saw QEMU exit cleanly (EXITED, expected)" \
+    wait_until 5 qemu_exited_cleanly

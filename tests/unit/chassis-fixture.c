@@ -4,7 +4,12 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "chassis-fixture.h"
 #include "test-util.h"
@@ -154,6 +159,35 @@ fake_process_running(int pid)
     return pid > 0 && fixture_qemu_alive;
 }
 
+static int fixture_child_pid;
+
+static int
+fake_pidfd_open(int pid)
+{
+    if (pid <= 0 || pid != fixture_child_pid) {
+        errno = ESRCH;
+        return -1;
+    }
+    return pidfd_open(pid, 0);
+}
+
+void
+spawn_qemu_standin(Fixture *f)
+{
+    int pid = fork();
+
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        /* Never outlive the test, stopped or not. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (;;) {
+            pause();
+        }
+    }
+    f->child = pid;
+    fixture_child_pid = pid;
+}
+
 void
 fixture_setup(Fixture *f, gconstpointer data)
 {
@@ -181,6 +215,7 @@ fixture_setup(Fixture *f, gconstpointer data)
     /* Only polls caused by events: periodic ones would need scripting. */
     cfg.supervisor_poll_ms = fixture_poll_ms ? fixture_poll_ms : 3600 * 1000;
     cfg.process_running = fake_process_running;
+    cfg.pidfd_open = fake_pidfd_open;
     f->machine = machine_new(f->loop, &cfg, &error);
     g_assert_no_error(error);
 
@@ -208,6 +243,12 @@ fixture_teardown(Fixture *f, gconstpointer data)
     g_clear_pointer(&f->qmp, fake_qmp_free);
     g_clear_pointer(&f->sup, fake_supervisor_free);
     g_clear_pointer(&f->pl, bmc_poll_loop_free);
+    if (f->child > 0) {
+        (void)kill(f->child, SIGKILL);
+        (void)waitpid(f->child, NULL, 0);
+        f->child = 0;
+    }
+    fixture_child_pid = 0;
     test_remove_tree(f->dir);
     g_free(f->dir);
     g_free(f->qmp_path);
@@ -227,9 +268,15 @@ expect_boot_order(Fixture *f)
 void
 power_on(Fixture *f)
 {
+    power_on_pid(f, 4242);
+}
+
+void
+power_on_pid(Fixture *f, int pid)
+{
     fake_supervisor_expect_value(f->sup, "supervisor.startProcess", ACTION_ARG,
                                  "<value><boolean>1</boolean></value>");
-    expect_info(f, 20, 4242);
+    expect_info(f, 20, pid);
     g_assert_cmpuint(control(f, 0x01), ==, IPMI_CC_OK);
     /* Power reads on at once: the action is in flight. */
     g_assert_cmpuint(status_byte(f, 1) & 0x01, ==, 0x01);

@@ -24,6 +24,7 @@ typedef struct {
     BmcHost host;
     BmcContext ctx;
     guint8 current_channel;
+    int child; /* a real process standing in for QEMU, or 0 */
 } Fixture;
 
 /* supervisord's answer to getProcessInfo from now on (repeated). */
@@ -51,5 +52,12 @@ void fixture_teardown(Fixture *f, gconstpointer data);
 void expect_boot_order(Fixture *f);
 /* Power on through supervisord; QEMU then appears on QMP. */
 void power_on(Fixture *f);
+/* The same, with supervisord reporting QEMU as @pid. */
+void power_on_pid(Fixture *f, int pid);
+/* A real child process that only waits for signals, in f->child: the
+ * machine gets a pidfd for that pid and no other (fake pids such as 4242
+ * get ESRCH, whatever runs under them on this machine).  Teardown kills
+ * and reaps it. */
+void spawn_qemu_standin(Fixture *f);
 /* QEMU goes away: its QMP link closes, supervisord then says EXITED. */
 void qemu_exits(Fixture *f);

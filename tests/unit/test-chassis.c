@@ -8,7 +8,12 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "chassis-fixture.h"
 
@@ -153,6 +158,114 @@ test_frozen_qemu_still_answers(Fixture *f, gconstpointer data)
                                  "<value><boolean>1</boolean></value>");
     g_assert_cmpuint(control(f, 0x00), ==, IPMI_CC_OK);
     qemu_exits(f);
+}
+
+/* Block (real time, at most 5 s) until the stand-in has exited, then reap
+ * it; returns its wait status. */
+static int
+reap_standin(Fixture *f)
+{
+    int fd = pidfd_open(f->child, 0);
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int status = 0;
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(poll(&pfd, 1, 5000), ==, 1);
+    close(fd);
+    g_assert_cmpint(waitpid(f->child, &status, 0), ==, f->child);
+    f->child = 0;
+    return status;
+}
+
+static void
+stop_standin(Fixture *f)
+{
+    int status = 0;
+
+    g_assert_cmpint(kill(f->child, SIGSTOP), ==, 0);
+    g_assert_cmpint(waitpid(f->child, &status, WUNTRACED), ==, f->child);
+    g_assert_true(WIFSTOPPED(status));
+}
+
+static void
+fence_fired(gpointer data)
+{
+}
+
+/* run_for() lets idle fake time jump to the next timer, even one after the
+ * end: a timer due at the end holds it there. */
+static void
+run_no_further(Fixture *f, guint ms)
+{
+    BmcTimer *fence = bmc_timer_new(f->loop, fence_fired, NULL);
+
+    bmc_timer_start(f->loop, fence, ms);
+    run_for(f, ms);
+    bmc_timer_free(f->loop, fence);
+}
+
+/* A hard off signals QEMU itself, through a pidfd: supervisord only learns
+ * of the exit (and reaps QEMU) when the machine asks, once QEMU is gone. */
+static void
+test_power_off_pidfd(Fixture *f, gconstpointer data)
+{
+    int status;
+    gint64 t0;
+
+    spawn_qemu_standin(f);
+    power_on_pid(f, f->child);
+    /* Stopped, the stand-in keeps the SIGTERM pending: no stop may reach
+     * supervisord meanwhile (the script has only the polls' answer, and
+     * the fake fails the test on any other call). */
+    stop_standin(f);
+    t0 = bmc_loop_now_ms(f->loop);
+    g_assert_cmpuint(control(f, 0x00), ==, IPMI_CC_OK);
+    run_no_further(f, 200);
+    g_assert_cmpint(bmc_loop_now_ms(f->loop) - t0, ==, 200);
+    g_assert_cmpuint(status_byte(f, 1) & 0x01, ==, 0x01);
+
+    /* Gone: one poll (it wakes supervisord to reap), and no stop. */
+    expect_info(f, 100, 0); /* EXITED */
+    g_assert_cmpint(kill(f->child, SIGCONT), ==, 0);
+    status = reap_standin(f);
+    g_assert_true(WIFSIGNALED(status));
+    g_assert_cmpint(WTERMSIG(status), ==, SIGTERM);
+    fake_qmp_close(f->qmp);
+    g_assert_true(wait_power(f, FALSE, 5000));
+    g_assert_true(bmc_poll_loop_run_until(f->pl, scripts_done, f, 5000));
+    /* The exit, not the 250 ms fallback, ended the power off. */
+    g_assert_cmpint(bmc_loop_now_ms(f->loop) - t0, <, 250);
+    g_clear_pointer(&f->qmp, fake_qmp_free);
+    run_for(f, 500);
+    g_assert_false(machine_is_powered_on(f->machine));
+}
+
+/* QEMU frozen: SIGTERM does nothing, so after a while supervisord is asked
+ * to stop it (supervisord escalates to SIGKILL, done here by the test). */
+static void
+test_power_off_frozen_pidfd(Fixture *f, gconstpointer data)
+{
+    gint64 t0;
+
+    spawn_qemu_standin(f);
+    power_on_pid(f, f->child);
+    stop_standin(f);
+    fake_supervisor_expect_value(f->sup, "supervisor.stopProcess", ACTION_ARG,
+                                 "<value><boolean>1</boolean></value>");
+    expect_info(f, 40, f->child); /* STOPPING */
+    t0 = bmc_loop_now_ms(f->loop);
+    g_assert_cmpuint(control(f, 0x00), ==, IPMI_CC_OK);
+    g_assert_true(bmc_poll_loop_run_until(f->pl, scripts_done, f, 5000));
+    g_assert_cmpint(bmc_loop_now_ms(f->loop) - t0, >=, 250);
+    g_assert_true(machine_is_powered_on(f->machine));
+
+    expect_info(f, 0, 0);
+    g_assert_cmpint(kill(f->child, SIGKILL), ==, 0);
+    (void)reap_standin(f);
+    fake_qmp_close(f->qmp);
+    g_assert_true(wait_power(f, FALSE, 5000));
+    g_assert_true(bmc_poll_loop_run_until(f->pl, scripts_done, f, 5000));
+    g_clear_pointer(&f->qmp, fake_qmp_free);
 }
 
 static void
@@ -557,6 +670,8 @@ main(int argc, char **argv)
     ADD("mistyped-event-members", test_mistyped_event_members);
     ADD("power-cycle", test_power_cycle);
     ADD("frozen-qemu-still-answers", test_frozen_qemu_still_answers);
+    ADD("power-off-pidfd", test_power_off_pidfd);
+    ADD("power-off-frozen-pidfd", test_power_off_frozen_pidfd);
     ADD("restore-policy", test_restore_policy);
     ADD("identify", test_identify);
     ADD("payload-support", test_payload_support);
