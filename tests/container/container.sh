@@ -26,7 +26,7 @@ need podman runc debootstrap ipmitool qemu-img gcc cpio tc
 
 trap 'rc=$?; pm_teardown; net_cleanup; (exit $rc); cleanup' EXIT
 
-tap_plan 57
+tap_plan 62
 guest_ensure
 net_guest_initrd
 
@@ -135,6 +135,7 @@ node_logs() { pm logs "$NODE" 2>&1; }
 in_ct() { pm exec "$NODE" "$@"; }
 sup_pid() { in_ct supervisorctl -c /run/qemu-bmc/supervisord.conf pid "$1" 2>/dev/null; }
 sup_state() { in_ct supervisorctl -c /run/qemu-bmc/supervisord.conf status "$1" 2>/dev/null | awk '{print $2}'; }
+sup_state_is() { [ "$(sup_state "$1")" = "$2" ]; }
 ipmi_up() { ipmi_at "$IPMI_NODE_ADDR" mc info; }
 ipmi_power_is() { [ "$(ipmi_at "$IPMI_NODE_ADDR" power status 2>/dev/null)" = "Chassis Power is $1" ]; }
 sock=$CRUN/console.sock
@@ -204,6 +205,19 @@ guest_sh "$sock" "killall udhcpc; ip addr add $GUEST_DATA_ADDR/24 dev eth0; ip l
 check "the guest pings the peer through eth2" \
     guest_sh "$sock" "ping -c 3 -W 2 $DATA_PEER_ADDR" "3 packets received" 20
 frames_check "$sock" "$mac"
+
+# --- a hard power off over IPMI ---------------------------------------------
+# The plugin sends QEMU its SIGTERM through a pidfd (doc/design.md): that
+# must work under podman's default seccomp filter, and QEMU names the sender.
+sim=$(sup_pid ipmi_sim)
+check "power off over IPMI" ipmi_at "$IPMI_NODE_ADDR" power off
+check "power off: QEMU has exited, and supervisord saw it (EXITED)" \
+    wait_until 10 sup_state_is qemu EXITED
+check "power off: QEMU's SIGTERM came from ipmi_sim (pid $sim) itself" \
+    logs_have "terminating on signal 15 from pid $sim ("
+n=$(boots)
+check "power on over IPMI" ipmi_at "$IPMI_NODE_ADDR" power on
+check "the guest boots again" wait_console_count $((n + 1)) "$BOOT_MARK" 60
 
 # --- kill -9 of each program -----------------------------------------------
 q=$(sup_pid qemu)
