@@ -397,14 +397,15 @@ static void
 stop_qemu(Machine *m, Action action)
 {
     set_action(m, action);
-    if (!m->stop_deferred && signal_qemu(m)) {
+    if (m->stop_deferred) {
+        return; /* SIGTERM already sent; stop_timer follows it up */
+    }
+    if (signal_qemu(m)) {
         m->stop_deferred = TRUE;
         bmc_timer_start(m->loop, m->stop_timer, STOP_DEFER_MS);
         return;
     }
-    if (!m->stop_deferred) {
-        request_stop(m);
-    }
+    request_stop(m);
 }
 
 /* Off, then on once the old QEMU is surely gone. */
@@ -705,8 +706,10 @@ on_qmp_state(QmpClient *qmp, QmpState state, const GError *why, gpointer data)
             m->dead_since_ms = bmc_loop_now_ms(m->loop);
         }
         /* The link drops as QEMU exits; supervisord reaps it only when
-         * woken (see next_poll_ms()): poll now and then at short
-         * intervals, in case this first poll is there before the zombie. */
+         * woken.  With a pidfd, on_qemu_exit() wakes it at the right
+         * moment; without, poll now and then at short intervals (see
+         * next_poll_ms()), in case this first poll is there before the
+         * zombie. */
         if (!m->qemu_watch) {
             m->reap_fast_polls = REAP_FAST_POLLS;
             poll_supervisor(m);
